@@ -1,0 +1,138 @@
+/*
+ * THE configuration table: every environment variable otpflow reads, with
+ * type, default, which binaries use it, which require it, whether it is a
+ * secret, and its documentation. config.c, the redacted dump and
+ * docs/configuration.md (`otpflowctl config --markdown`) all come from here.
+ *
+ * X(NAME, TYPE, DEFAULT, USED_BY, REQUIRED_BY, FLAGS, DESCRIPTION)
+ *   TYPE: STR, BOOL, INT, DURATION (ms), LIST (comma separated)
+ *   DEFAULT: string form; NULL = no default
+ *   USED_BY / REQUIRED_BY: masks of CFG_INGEST, CFG_WORKER, CFG_SENDER, CFG_CTL
+ *   FLAGS: CFG_SECRET or 0
+ *
+ * Nhost's AUTH_* names are used for every concept Nhost has.
+ * librdkafka properties pass through as OTPFLOW_KAFKA_<PROPERTY> (see
+ * kafka.h); the bootstrap servers are listed here for their default.
+ */
+#define CFG_ALL (CFG_INGEST | CFG_WORKER | CFG_SENDER | CFG_CTL)
+#define CFG_DB (CFG_WORKER | CFG_SENDER | CFG_CTL)
+
+#define OTPFLOW_CONFIG_VARS(X)                                                 \
+	/* Common */                                                           \
+	X(OTPFLOW_LOG_LEVEL, STR, "info", CFG_ALL, 0, 0,                       \
+	  "Minimum log level: debug, info, warn or error.")                    \
+	X(OTPFLOW_KAFKA_BOOTSTRAP_SERVERS, STR, "127.0.0.1:9092", CFG_ALL, 0, \
+	  0,                                                                   \
+	  "Kafka bootstrap servers (librdkafka bootstrap.servers). Any "       \
+	  "other librdkafka property passes through as "                       \
+	  "OTPFLOW_KAFKA_<PROPERTY>, e.g. OTPFLOW_KAFKA_SECURITY_PROTOCOL.")   \
+	X(OTPFLOW_TOPIC_SIGNUP_REQUESTS, STR, "signup-requests", CFG_ALL, 0,  \
+	  0, "Topic of SignupRequested events (ingest, replay -> worker).")    \
+	X(OTPFLOW_TOPIC_SMS_OTP, STR, "sms-otp", CFG_ALL, 0, 0,               \
+	  "Topic of OtpIssued events (worker, replay -> sender).")             \
+	X(OTPFLOW_TOPIC_SMS_OTP_RETRY, STR, "sms-otp-retry", CFG_ALL, 0, 0,   \
+	  "Topic of OtpIssued events waiting for a retry (sender -> sender).") \
+	X(OTPFLOW_TOPIC_SMS_SENT, STR, "sms-sent", CFG_ALL, 0, 0,             \
+	  "Topic of SmsSent events (sender -> observers).")                    \
+	X(OTPFLOW_TOPIC_DEAD_LETTER, STR, "cannot-send-sms", CFG_ALL, 0, 0,   \
+	  "Dead-letter topic of SmsDeadLetter events (sender -> operators).")  \
+	X(OTPFLOW_SCHEMA_REGISTRY_URL, STR, "", CFG_ALL, 0, 0,                 \
+	  "Confluent-compatible schema registry. Empty: use the fixed schema " \
+	  "ids declared in schemas/.")                                         \
+	X(OTPFLOW_SCHEMA_REGISTRY_TIMEOUT, DURATION, "5s", CFG_ALL, 0, 0,      \
+	  "Timeout of every schema registry call.")                            \
+	X(OTPFLOW_DATABASE_URL, STR, NULL, CFG_DB, CFG_DB, CFG_SECRET,         \
+	  "Postgres connection: libpq conninfo or URI (TLS via sslmode).")     \
+	X(OTPFLOW_ADMIN_LISTEN, STR, NULL, CFG_WORKER | CFG_SENDER, 0, 0,      \
+	  "Address of /healthz, /readyz and /metrics of the worker (default "  \
+	  "127.0.0.1:9101) and the sender (default 127.0.0.1:9102).")          \
+	/* Ingest */                                                           \
+	X(OTPFLOW_LISTEN, STR, "0.0.0.0:4000", CFG_INGEST, 0, 0,               \
+	  "Ingest HTTP listen address, host:port.")                            \
+	X(AUTH_API_PREFIX, STR, "", CFG_INGEST, 0, 0,                          \
+	  "Path prefix of the API routes, e.g. /v1.")                          \
+	X(OTPFLOW_MAX_BODY_BYTES, INT, "16384", CFG_INGEST, 0, 0,              \
+	  "Largest accepted request body; larger ones get 413 while reading.") \
+	X(OTPFLOW_ACCEPT_TIMEOUT_MS, INT, "5000", CFG_INGEST, 0, 0,            \
+	  "How long ingest waits for Kafka to confirm a request before "       \
+	  "answering 503.")                                                    \
+	X(OTPFLOW_CONNECTION_TIMEOUT, DURATION, "10s", CFG_INGEST, 0, 0,       \
+	  "Idle or slow HTTP connections are closed after this long.")         \
+	X(OTPFLOW_MAX_CONNECTIONS, INT, "4096", CFG_INGEST, 0, 0,              \
+	  "Total HTTP connection limit of one ingest instance.")               \
+	X(OTPFLOW_MAX_CONNECTIONS_PER_IP, INT, "256", CFG_INGEST, 0, 0,        \
+	  "HTTP connection limit per client IP.")                              \
+	X(OTPFLOW_TRUST_PROXY, BOOL, "false", CFG_INGEST, 0, 0,                \
+	  "Take the client IP from the first X-Forwarded-For hop.")            \
+	X(AUTH_SMS_PASSWORDLESS_ENABLED, BOOL, "false", CFG_INGEST, 0, 0,      \
+	  "Enables the endpoint; when false it answers 409 "                   \
+	  "disabled-endpoint (as Nhost).")                                     \
+	X(AUTH_DISABLE_SIGNUP, BOOL, "false", CFG_INGEST, 0, 0,                \
+	  "When true, sign-ups get 403 signup-disabled.")                      \
+	X(AUTH_CONCEAL_ERRORS, BOOL, "false", CFG_INGEST, 0, 0,                \
+	  "Answer signup-disabled and role-not-allowed as a generic 400 "      \
+	  "invalid-request.")                                                  \
+	X(AUTH_USER_DEFAULT_ROLE, STR, "user", CFG_INGEST, 0, 0,               \
+	  "Default role of new users.")                                        \
+	X(AUTH_USER_DEFAULT_ALLOWED_ROLES, LIST, "me", CFG_INGEST, 0, 0,       \
+	  "Allowed roles of new users; the default role is always added.")     \
+	X(AUTH_LOCALE_DEFAULT, STR, "en", CFG_INGEST | CFG_SENDER, 0, 0,       \
+	  "Default locale of users and SMS templates.")                        \
+	X(AUTH_LOCALE_ALLOWED_LOCALES, LIST, "en", CFG_INGEST, 0, 0,           \
+	  "Allowed locales; others are replaced by the default locale.")       \
+	X(AUTH_CLIENT_URL, STR, "", CFG_INGEST, 0, 0,                          \
+	  "Client URL: the default redirectTo and the first allowed one.")     \
+	X(AUTH_ACCESS_CONTROL_ALLOWED_REDIRECT_URLS, LIST, "", CFG_INGEST, 0,  \
+	  0, "Further allowed redirectTo URLs (wildcards * and **).")          \
+	X(OTPFLOW_SMS_ALLOWED_COUNTRY_PREFIXES, LIST, "", CFG_INGEST, 0, 0,    \
+	  "If set, only numbers with one of these prefixes (e.g. +1,+44) are " \
+	  "accepted.")                                                         \
+	X(AUTH_RATE_LIMIT_ENABLE, BOOL, "false", CFG_INGEST, 0, 0,             \
+	  "Enables the per-IP rate limits below.")                             \
+	X(AUTH_RATE_LIMIT_GLOBAL_BURST, INT, "100", CFG_INGEST, 0, 0,          \
+	  "Requests per IP per global interval.")                              \
+	X(AUTH_RATE_LIMIT_GLOBAL_INTERVAL, DURATION, "1m", CFG_INGEST, 0, 0,   \
+	  "Window of the global rate limit.")                                  \
+	X(AUTH_RATE_LIMIT_SMS_BURST, INT, "10", CFG_INGEST, 0, 0,              \
+	  "SMS-sending requests per IP per SMS interval.")                     \
+	X(AUTH_RATE_LIMIT_SMS_INTERVAL, DURATION, "1h", CFG_INGEST, 0, 0,      \
+	  "Window of the SMS rate limit.")                                     \
+	X(AUTH_RATE_LIMIT_SIGNUPS_BURST, INT, "10", CFG_INGEST, 0, 0,          \
+	  "Sign-ups per IP per sign-up interval.")                             \
+	X(AUTH_RATE_LIMIT_SIGNUPS_INTERVAL, DURATION, "5m", CFG_INGEST, 0, 0,  \
+	  "Window of the sign-up rate limit.")                                 \
+	/* Worker */                                                           \
+	X(OTPFLOW_SEAL_PUBLIC_KEY, STR, NULL, CFG_WORKER | CFG_CTL,            \
+	  CFG_WORKER, 0,                                                       \
+	  "Base64 libsodium box public key the OTP is sealed to "              \
+	  "(otpflowctl keygen makes a pair).")                                 \
+	X(OTPFLOW_OTP_TTL, DURATION, "5m", CFG_WORKER, 0, 0,                   \
+	  "Validity of an issued code (as Nhost).")                            \
+	X(OTPFLOW_OTP_BCRYPT_COST, INT, "6", CFG_WORKER, 0, 0,                 \
+	  "bcrypt cost of otp_hash (6 is pgcrypto's default, as Nhost).")      \
+	X(OTPFLOW_OTP_COOLDOWN, DURATION, "60s", CFG_WORKER, 0, 0,             \
+	  "A REISSUE within this time of the last code is dropped.")           \
+	X(OTPFLOW_OTP_MAX_PER_HOUR, INT, "5", CFG_WORKER, 0, 0,                \
+	  "Most codes issued per phone number per hour.")                      \
+	X(AUTH_DISABLE_NEW_USERS, BOOL, "false", CFG_WORKER, 0, 0,             \
+	  "New users are created disabled.")                                   \
+	X(AUTH_GRAVATAR_ENABLED, BOOL, "false", CFG_WORKER, 0, 0,              \
+	  "Set avatar_url to the Gravatar URL of the (empty) e-mail.")         \
+	/* Sender */                                                           \
+	X(OTPFLOW_SEAL_SECRET_KEY, STR, NULL, CFG_SENDER | CFG_CTL,            \
+	  CFG_SENDER, CFG_SECRET,                                              \
+	  "Base64 libsodium box secret key that opens sealed codes.")          \
+	X(OTPFLOW_SMS_PROVIDER, STR, "dev", CFG_SENDER, 0, 0,                  \
+	  "SMS provider: twilio, modica, webhook or dev.")                     \
+	X(OTPFLOW_SMS_DEV_OUTPUT, STR, "-", CFG_SENDER, 0, 0,                  \
+	  "dev provider: file that gets one JSON line per SMS; - = stdout.")   \
+	X(OTPFLOW_SMS_TWILIO_BASE_URL, STR, "https://api.twilio.com",          \
+	  CFG_SENDER, 0, 0, "Base URL of Twilio's API (tests point it at a "   \
+	  "local fake).")                                                      \
+	X(OTPFLOW_TEMPLATES_DIR, STR, NULL, CFG_SENDER, 0, 0,                  \
+	  "Folder of <locale>/sms-otp.txt templates (default: templates "      \
+	  "under the install prefix's share/otpflow).")                        \
+	/* otpflowctl */                                                       \
+	X(OTPFLOW_REPLAY_MIN_VALIDITY, DURATION, "60s", CFG_CTL, 0, 0,         \
+	  "replay re-sends a dead-lettered code only if it stays valid this "  \
+	  "long; otherwise it asks the worker for a fresh one.")
