@@ -332,11 +332,11 @@ void cfg_warn_unknown(void)
 static void users_text(unsigned mask, char *out, size_t size)
 {
 	static const char *const names[] = { "ingest", "worker", "sender",
-					     "otpflowctl" };
+					     "otpflowctl", "devbroker" };
 	size_t len = 0;
 
 	out[0] = '\0';
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < 5; i++) {
 		if (!(mask & (1u << i)))
 			continue;
 		len += (size_t)snprintf(out + len, size - len, "%s%s",
@@ -375,11 +375,17 @@ void cfg_write_markdown(FILE *out)
 
 		users_text(var->used_by, used, sizeof(used));
 		users_text(var->required_by, req, sizeof(req));
-		fprintf(out, "| `%s` | %s%s | %s%s%s | %s | %s | %s |\n",
-			var->name, types[var->type],
-			(var->flags & CFG_SECRET) ? " (secret)" : "",
-			var->def ? "`" : "",
-			var->def ? (*var->def ? var->def : "") : "—",
-			var->def ? "`" : "", used, req, var->desc);
+		char def[256];
+
+		if (!var->def)
+			snprintf(def, sizeof(def), "—");
+		else if (!*var->def)
+			snprintf(def, sizeof(def), "*(empty)*");
+		else
+			snprintf(def, sizeof(def), "`%s`", var->def);
+		fprintf(out, "| `%s` | %s%s | %s | %s | %s | %s |\n", var->name,
+			types[var->type],
+			(var->flags & CFG_SECRET) ? " (secret)" : "", def, used,
+			req, var->desc);
 	}
 }

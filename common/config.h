@@ -17,6 +17,7 @@ enum cfg_user {
 	CFG_WORKER = 2,
 	CFG_SENDER = 4,
 	CFG_CTL = 8,
+	CFG_DEVBROKER = 16,
 };
 
 enum cfg_flag { CFG_SECRET = 1 };

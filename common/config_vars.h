@@ -7,7 +7,8 @@
  * X(NAME, TYPE, DEFAULT, USED_BY, REQUIRED_BY, FLAGS, DESCRIPTION)
  *   TYPE: STR, BOOL, INT, DURATION (ms), LIST (comma separated)
  *   DEFAULT: string form; NULL = no default
- *   USED_BY / REQUIRED_BY: masks of CFG_INGEST, CFG_WORKER, CFG_SENDER, CFG_CTL
+ *   USED_BY / REQUIRED_BY: masks of CFG_INGEST, CFG_WORKER, CFG_SENDER,
+ *   CFG_CTL, CFG_DEVBROKER
  *   FLAGS: CFG_SECRET or 0
  *
  * Nhost's AUTH_* names are used for every concept Nhost has.
@@ -15,6 +16,7 @@
  * kafka.h); the bootstrap servers are listed here for their default.
  */
 #define CFG_ALL (CFG_INGEST | CFG_WORKER | CFG_SENDER | CFG_CTL)
+#define CFG_TOPICS (CFG_ALL | CFG_DEVBROKER)
 #define CFG_DB (CFG_WORKER | CFG_SENDER | CFG_CTL)
 
 #define OTPFLOW_CONFIG_VARS(X)                                                 \
@@ -26,23 +28,28 @@
 	  "Kafka bootstrap servers (librdkafka bootstrap.servers). Any "       \
 	  "other librdkafka property passes through as "                       \
 	  "OTPFLOW_KAFKA_<PROPERTY>, e.g. OTPFLOW_KAFKA_SECURITY_PROTOCOL.")   \
-	X(OTPFLOW_TOPIC_SIGNUP_REQUESTS, STR, "signup-requests", CFG_ALL, 0,  \
+	X(OTPFLOW_TOPIC_SIGNUP_REQUESTS, STR, "signup-requests", CFG_TOPICS, 0,  \
 	  0, "Topic of SignupRequested events (ingest, replay -> worker).")    \
-	X(OTPFLOW_TOPIC_SMS_OTP, STR, "sms-otp", CFG_ALL, 0, 0,               \
+	X(OTPFLOW_TOPIC_SMS_OTP, STR, "sms-otp", CFG_TOPICS, 0, 0,               \
 	  "Topic of OtpIssued events (worker, replay -> sender).")             \
-	X(OTPFLOW_TOPIC_SMS_OTP_RETRY, STR, "sms-otp-retry", CFG_ALL, 0, 0,   \
+	X(OTPFLOW_TOPIC_SMS_OTP_RETRY, STR, "sms-otp-retry", CFG_TOPICS, 0, 0,   \
 	  "Topic of OtpIssued events waiting for a retry (sender -> sender).") \
-	X(OTPFLOW_TOPIC_SMS_SENT, STR, "sms-sent", CFG_ALL, 0, 0,             \
+	X(OTPFLOW_TOPIC_SMS_SENT, STR, "sms-sent", CFG_TOPICS, 0, 0,             \
 	  "Topic of SmsSent events (sender -> observers).")                    \
-	X(OTPFLOW_TOPIC_DEAD_LETTER, STR, "cannot-send-sms", CFG_ALL, 0, 0,   \
+	X(OTPFLOW_TOPIC_DEAD_LETTER, STR, "cannot-send-sms", CFG_TOPICS, 0, 0,   \
 	  "Dead-letter topic of SmsDeadLetter events (sender -> operators).")  \
 	X(OTPFLOW_SCHEMA_REGISTRY_URL, STR, "", CFG_ALL, 0, 0,                 \
 	  "Confluent-compatible schema registry. Empty: use the fixed schema " \
 	  "ids declared in schemas/.")                                         \
 	X(OTPFLOW_SCHEMA_REGISTRY_TIMEOUT, DURATION, "5s", CFG_ALL, 0, 0,      \
 	  "Timeout of every schema registry call.")                            \
-	X(OTPFLOW_DATABASE_URL, STR, NULL, CFG_DB, CFG_DB, CFG_SECRET,         \
-	  "Postgres connection: libpq conninfo or URI (TLS via sslmode).")     \
+	X(OTPFLOW_DATABASE_URL, STR, NULL, CFG_DB, CFG_WORKER | CFG_SENDER,    \
+	  CFG_SECRET,                                                          \
+	  "Postgres connection: libpq conninfo or URI (TLS via sslmode); "     \
+	  "otpflowctl needs it for migrate, replay and stats.")                \
+	X(OTPFLOW_DATA_DIR, STR, NULL, CFG_WORKER | CFG_SENDER | CFG_CTL, 0, 0, \
+	  "Folder holding sql/ and templates/ (default: share/otpflow under "  \
+	  "the install prefix, or the source tree for an uninstalled build).") \
 	X(OTPFLOW_ADMIN_LISTEN, STR, NULL, CFG_WORKER | CFG_SENDER, 0, 0,      \
 	  "Address of /healthz, /readyz and /metrics of the worker (default "  \
 	  "127.0.0.1:9101) and the sender (default 127.0.0.1:9102).")          \
@@ -130,8 +137,8 @@
 	  CFG_SENDER, 0, 0, "Base URL of Twilio's API (tests point it at a "   \
 	  "local fake).")                                                      \
 	X(OTPFLOW_TEMPLATES_DIR, STR, NULL, CFG_SENDER, 0, 0,                  \
-	  "Folder of <locale>/sms-otp.txt templates (default: templates "      \
-	  "under the install prefix's share/otpflow).")                        \
+	  "Folder of <locale>/sms-otp.txt templates (default: templates/ in "  \
+	  "OTPFLOW_DATA_DIR).")                                                \
 	/* otpflowctl */                                                       \
 	X(OTPFLOW_REPLAY_MIN_VALIDITY, DURATION, "60s", CFG_CTL, 0, 0,         \
 	  "replay re-sends a dead-lettered code only if it stays valid this "  \

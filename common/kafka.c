@@ -1,0 +1,196 @@
+/*
+ * librdkafka handles built the same way everywhere. The pass-through rule
+ * keeps TLS/SASL and tuning out of code: whatever librdkafka accepts can be
+ * set from the environment.
+ */
+#include "kafka.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+
+extern char **environ;
+
+#define PASS_PREFIX "OTPFLOW_KAFKA_"
+
+bool kafka_property_name(const char *name, char *out, size_t out_size)
+{
+	const char *p = name + strlen(PASS_PREFIX);
+	size_t n = 0;
+
+	if (strncmp(name, PASS_PREFIX, strlen(PASS_PREFIX)) != 0 || !*p)
+		return false;
+	for (; *p && *p != '='; p++) {
+		if (n + 1 >= out_size)
+			return false;
+		out[n++] = *p == '_' ? '.' : (char)tolower((unsigned char)*p);
+	}
+	out[n] = '\0';
+	return true;
+}
+
+static void on_log(const rd_kafka_t *rk, int level, const char *fac,
+		   const char *buf)
+{
+	/* syslog levels: 0-3 error, 4 warning, 5-6 info, 7 debug */
+	enum log_level lvl = level <= 3 ? LOG_ERROR :
+			     level == 4 ? LOG_WARN :
+			     level <= 6 ? LOG_INFO :
+					  LOG_DEBUG;
+	LOG(lvl, "librdkafka", "client", rd_kafka_name(rk), "facility", fac,
+	    "message", buf);
+}
+
+static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+	LOG(err == RD_KAFKA_RESP_ERR__FATAL ? LOG_ERROR : LOG_WARN,
+	    "kafka error", "client", rd_kafka_name(rk), "error",
+	    rd_kafka_err2name((rd_kafka_resp_err_t)err), "reason", reason);
+}
+
+rd_kafka_conf_t *kafka_conf_new(const struct cfg *cfg,
+				const char *const *overrides, char *errstr,
+				size_t errstr_size)
+{
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	char why[512];
+
+	if (rd_kafka_conf_set(conf, "bootstrap.servers",
+			      cfg_str(cfg, CFG_OTPFLOW_KAFKA_BOOTSTRAP_SERVERS),
+			      why, sizeof(why)) != RD_KAFKA_CONF_OK) {
+		snprintf(errstr, errstr_size,
+			 "OTPFLOW_KAFKA_BOOTSTRAP_SERVERS: %s", why);
+		goto fail;
+	}
+	for (char **e = environ; *e; e++) {
+		char prop[256];
+		const char *eq = strchr(*e, '=');
+
+		if (!eq || !kafka_property_name(*e, prop, sizeof(prop)) ||
+		    strcmp(prop, "bootstrap.servers") == 0)
+			continue;
+		if (rd_kafka_conf_set(conf, prop, eq + 1, why, sizeof(why)) !=
+		    RD_KAFKA_CONF_OK) {
+			snprintf(errstr, errstr_size, "%.*s (%s): %s",
+				 (int)(eq - *e), *e, prop, why);
+			goto fail;
+		}
+	}
+	for (const char *const *o = overrides; o && o[0]; o += 2) {
+		if (rd_kafka_conf_set(conf, o[0], o[1], why, sizeof(why)) !=
+		    RD_KAFKA_CONF_OK) {
+			snprintf(errstr, errstr_size, "%s: %s", o[0], why);
+			goto fail;
+		}
+	}
+	rd_kafka_conf_set_log_cb(conf, on_log);
+	rd_kafka_conf_set_error_cb(conf, on_error);
+	return conf;
+fail:
+	rd_kafka_conf_destroy(conf);
+	return NULL;
+}
+
+rd_kafka_t *kafka_producer_new(const struct cfg *cfg,
+			       void (*dr_msg_cb)(rd_kafka_t *rk,
+						 const rd_kafka_message_t *rkm,
+						 void *opaque),
+			       void *opaque, const char *const *overrides,
+			       char *errstr, size_t errstr_size)
+{
+	static const char *const producer_props[] = {
+		"enable.idempotence", "true", "acks", "all", NULL
+	};
+	rd_kafka_conf_t *conf = kafka_conf_new(cfg, overrides, errstr,
+					       errstr_size);
+	rd_kafka_t *rk;
+	char why[512];
+
+	if (!conf)
+		return NULL;
+	/* Durability settings are not negotiable: applied last. */
+	for (const char *const *o = producer_props; *o; o += 2)
+		rd_kafka_conf_set(conf, o[0], o[1], why, sizeof(why));
+	if (dr_msg_cb)
+		rd_kafka_conf_set_dr_msg_cb(conf, dr_msg_cb);
+	rd_kafka_conf_set_opaque(conf, opaque);
+	rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, errstr_size);
+	if (!rk)
+		rd_kafka_conf_destroy(conf);
+	return rk;
+}
+
+rd_kafka_t *kafka_consumer_new(const struct cfg *cfg, const char *group,
+			       const char *const *overrides, char *errstr,
+			       size_t errstr_size)
+{
+	rd_kafka_conf_t *conf = kafka_conf_new(cfg, overrides, errstr,
+					       errstr_size);
+	const char *const consumer_props[] = {
+		"group.id", group, "enable.auto.offset.store", "false",
+		"auto.offset.reset", "earliest", NULL
+	};
+	rd_kafka_t *rk;
+	char why[512];
+
+	if (!conf)
+		return NULL;
+	for (const char *const *o = consumer_props; *o; o += 2)
+		rd_kafka_conf_set(conf, o[0], o[1], why, sizeof(why));
+	rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, errstr_size);
+	if (!rk) {
+		rd_kafka_conf_destroy(conf);
+		return NULL;
+	}
+	rd_kafka_poll_set_consumer(rk);
+	return rk;
+}
+
+enum kafka_class kafka_classify(rd_kafka_t *rk, rd_kafka_resp_err_t err)
+{
+	char why[256];
+
+	if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+		return KAFKA_OK;
+	if (err == RD_KAFKA_RESP_ERR__FATAL ||
+	    (rk && rd_kafka_fatal_error(rk, why, sizeof(why))))
+		return KAFKA_FATAL;
+	switch (err) {
+	case RD_KAFKA_RESP_ERR__QUEUE_FULL:
+	case RD_KAFKA_RESP_ERR__MSG_TIMED_OUT:
+	case RD_KAFKA_RESP_ERR__TIMED_OUT:
+	case RD_KAFKA_RESP_ERR__TRANSPORT:
+	case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
+	case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS:
+	case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND:
+	case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
+	case RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE:
+	case RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION:
+		return KAFKA_RETRIABLE;
+	case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+	case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+	case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+	case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+		return KAFKA_PERMANENT;
+	default:
+		return KAFKA_RETRIABLE;
+	}
+}
+
+int kafka_wait_ready(rd_kafka_t *rk, int timeout_ms, char *errstr,
+		     size_t errstr_size)
+{
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_resp_err_t err;
+
+	err = rd_kafka_metadata(rk, 0, NULL, &md, timeout_ms);
+	if (err) {
+		snprintf(errstr, errstr_size, "Kafka not reachable: %s",
+			 rd_kafka_err2str(err));
+		return -1;
+	}
+	rd_kafka_metadata_destroy(md);
+	return 0;
+}

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# test.sh - the whole test suite, from a fresh machine to a verdict.
+#
+#   scripts/test.sh            install what is missing, build (normal and
+#                              ASan+UBSan), run the C unit tests under both,
+#                              then the system tests (pytest) against a real
+#                              Postgres and a real Apache Kafka 4.x broker
+#   scripts/test.sh -k EXPR    extra arguments go to pytest
+#
+# The system tests start and stop their own Postgres and broker through
+# scripts/pg.sh and scripts/kafka.sh, in <repo>/.state/test on ports of their
+# own (54339, 19192), so a local run (scripts/run-local.sh) is not disturbed.
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd -P)
+cd "$repo"
+
+step() { printf '\n== %s (%ss)\n' "$1" "$SECONDS" >&2; }
+
+step "dependencies"
+scripts/install-deps.sh
+
+step "build"
+scripts/build.sh "$repo/build"
+scripts/build.sh "$repo/build-asan" -DOTPFLOW_SANITIZE=ON
+
+step "unit tests"
+(cd build && ctest --output-on-failure --timeout 120)
+step "unit tests under ASan+UBSan"
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure --timeout 300)
+
+step "system tests"
+# Debian's interpreter: the test modules come from Debian packages.
+/usr/bin/python3 -m pytest -p no:cacheprovider tests/system "$@"
+step "done"

@@ -1,0 +1,110 @@
+"""System-test fixtures: the real stack, started through the same scripts a
+user runs (scripts/pg.sh, scripts/kafka.sh), on ports and a state folder of
+their own so a local `scripts/run-local.sh` keeps running beside them.
+
+Run with Debian's interpreter: /usr/bin/python3 -m pytest tests/system
+(python3-confluent-kafka, python3-avro, python3-psycopg2, python3-nacl).
+"""
+
+import os
+import pathlib
+import subprocess
+import uuid
+
+import psycopg2
+import pytest
+
+from otpflow_test import REPO, BUILD, avro_decode  # noqa: F401  (re-export)
+
+STATE = pathlib.Path(os.environ.get("OTPFLOW_TEST_STATE_DIR",
+                                    REPO / ".state" / "test"))
+PG_PORT = os.environ.get("OTPFLOW_TEST_PG_PORT", "54339")
+BROKER_PORT = os.environ.get("OTPFLOW_TEST_BROKER_PORT", "19192")
+
+
+def script_env():
+    env = dict(os.environ)
+    # The test's own settings must not leak into librdkafka pass-through.
+    for name in list(env):
+        if name.startswith("OTPFLOW_KAFKA_"):
+            del env[name]
+    env.update(OTPFLOW_STATE_DIR=str(STATE), OTPFLOW_PG_PORT=PG_PORT,
+               OTPFLOW_BROKER_PORT=BROKER_PORT)
+    return env
+
+
+def run_script(*args, timeout=900):
+    """Runs a scripts/ command; returns its last stdout line."""
+    proc = subprocess.run([str(REPO / "scripts" / args[0]), *args[1:]],
+                          env=script_env(), capture_output=True, text=True,
+                          timeout=timeout)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed ({proc.returncode}):\n"
+                           f"{proc.stdout}\n{proc.stderr}")
+    lines = proc.stdout.strip().splitlines()
+    return lines[-1] if lines else ""
+
+
+class Stack:
+    """The running services of one test session."""
+
+    def __init__(self, database_url, bootstrap):
+        self.database_url = database_url
+        self.bootstrap = bootstrap
+
+    def env(self, **extra):
+        """Environment for an otpflow binary talking to this stack."""
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("OTPFLOW_", "AUTH_"))}
+        env.update(OTPFLOW_KAFKA_BOOTSTRAP_SERVERS=self.bootstrap,
+                   OTPFLOW_DATABASE_URL=self.database_url,
+                   OTPFLOW_DATA_DIR=str(REPO))
+        env.update({k: str(v) for k, v in extra.items()})
+        return env
+
+
+@pytest.fixture(scope="session")
+def stack():
+    database_url = run_script("pg.sh", "start", timeout=120)
+    bootstrap = run_script("kafka.sh", "start", timeout=900)
+    yield Stack(database_url, bootstrap)
+    run_script("kafka.sh", "stop", timeout=120)
+    run_script("pg.sh", "stop", timeout=120)
+
+
+@pytest.fixture
+def fresh_db(stack):
+    """URL of a new, empty database (superuser), dropped afterwards."""
+    name = "t_" + uuid.uuid4().hex[:12]
+    admin = psycopg2.connect(stack.database_url)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f"CREATE DATABASE {name}")
+    url = stack.database_url.rsplit("/", 1)[0] + "/" + name
+    yield url
+    with admin.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    admin.close()
+
+
+@pytest.fixture
+def topics():
+    """Unique topic names for one test, as OTPFLOW_TOPIC_* variables."""
+    suffix = uuid.uuid4().hex[:8]
+    return {
+        "OTPFLOW_TOPIC_SIGNUP_REQUESTS": f"signup-requests-{suffix}",
+        "OTPFLOW_TOPIC_SMS_OTP": f"sms-otp-{suffix}",
+        "OTPFLOW_TOPIC_SMS_OTP_RETRY": f"sms-otp-retry-{suffix}",
+        "OTPFLOW_TOPIC_SMS_SENT": f"sms-sent-{suffix}",
+        "OTPFLOW_TOPIC_DEAD_LETTER": f"cannot-send-sms-{suffix}",
+    }
+
+
+@pytest.fixture
+def otpflowctl(stack):
+    """Runs the built otpflowctl against the stack (thread-safe)."""
+    def run(*args, env=None, timeout=120):
+        return subprocess.run([str(BUILD / "otpflowctl"), *args],
+                              env=stack.env(**(env or {})),
+                              capture_output=True, text=True, timeout=timeout)
+    return run
