@@ -94,6 +94,9 @@
 	X(OTPFLOW_SMS_ALLOWED_COUNTRY_PREFIXES, LIST, "", CFG_INGEST, 0, 0,    \
 	  "If set, only numbers with one of these prefixes (e.g. +1,+44) are " \
 	  "accepted.")                                                         \
+	X(OTPFLOW_RATE_LIMIT_MAX_CLIENTS, INT, "100000", CFG_INGEST, 0, 0,      \
+	  "Most client IPs the rate limiter tracks; the least recently seen " \
+	  "is forgotten first (bounded memory under a flood of IPs).")         \
 	X(AUTH_RATE_LIMIT_ENABLE, BOOL, "false", CFG_INGEST, 0, 0,             \
 	  "Enables the per-IP rate limits below.")                             \
 	X(AUTH_RATE_LIMIT_GLOBAL_BURST, INT, "100", CFG_INGEST, 0, 0,          \

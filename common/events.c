@@ -463,6 +463,23 @@ fail:
 	return NULL;
 }
 
+struct events *events_from_config(const struct cfg *cfg, char *errstr,
+				  size_t errstr_size)
+{
+	const char *topics[EVENTS__COUNT] = {
+		[EVENTS_SIGNUP_REQUESTED] =
+			cfg_str(cfg, CFG_OTPFLOW_TOPIC_SIGNUP_REQUESTS),
+		[EVENTS_OTP_ISSUED] = cfg_str(cfg, CFG_OTPFLOW_TOPIC_SMS_OTP),
+		[EVENTS_SMS_SENT] = cfg_str(cfg, CFG_OTPFLOW_TOPIC_SMS_SENT),
+		[EVENTS_SMS_DEAD_LETTER] =
+			cfg_str(cfg, CFG_OTPFLOW_TOPIC_DEAD_LETTER),
+	};
+
+	return events_new(cfg_str(cfg, CFG_OTPFLOW_SCHEMA_REGISTRY_URL), topics,
+			  cfg_ms(cfg, CFG_OTPFLOW_SCHEMA_REGISTRY_TIMEOUT),
+			  errstr, errstr_size);
+}
+
 void events_destroy(struct events *ev)
 {
 	if (!ev)

@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config.h"
+
 enum events_type {
 	EVENTS_SIGNUP_REQUESTED,
 	EVENTS_OTP_ISSUED,
@@ -40,6 +42,10 @@ struct events;
 struct events *events_new(const char *registry_url,
 			  const char *const topics[EVENTS__COUNT],
 			  long timeout_ms, char *errstr, size_t errstr_size);
+
+/* events_new with the registry URL, timeout and topic names of cfg. */
+struct events *events_from_config(const struct cfg *cfg, char *errstr,
+				  size_t errstr_size);
 
 void events_destroy(struct events *ev);
 

@@ -408,9 +408,11 @@ static int entry_init(struct redirect_entry *e, const char *s, size_t len,
 	/* Scheme and host compare case-insensitively: store them lowered. */
 	for (i = 0; i < e->u.scheme.n; i++)
 		e->text[i] = lower(e->text[i]);
-	host = e->text + (e->u.host.p - e->text);
-	for (i = 0; i < e->u.host.n; i++)
-		host[i] = lower(host[i]);
+	if (e->u.host.n) {
+		host = e->text + (e->u.host.p - e->text);
+		for (i = 0; i < e->u.host.n; i++)
+			host[i] = lower(host[i]);
+	}
 
 	/* Nhost's sub-path rule, applied to the path (always last here). */
 	path = e->u.path;

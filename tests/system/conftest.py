@@ -108,3 +108,39 @@ def otpflowctl(stack):
                               env=stack.env(**(env or {})),
                               capture_output=True, text=True, timeout=timeout)
     return run
+
+
+@pytest.fixture
+def start_ingest(stack, topics, tmp_path):
+    """Starts otpflow-ingest with the test's topics (and extra settings);
+    returns its base URL. Every ingest started is stopped with SIGTERM at
+    the end of the test, and must exit 0."""
+    import requests
+    from otpflow_test import Daemon, free_port, wait_for
+    started = []
+
+    def start(**settings):
+        port = free_port()
+        env = stack.env(**topics)
+        env.update(OTPFLOW_LISTEN=f"127.0.0.1:{port}",
+                   AUTH_SMS_PASSWORDLESS_ENABLED="true",
+                   AUTH_CLIENT_URL="https://my-app.com")
+        env.update({k: str(v) for k, v in settings.items()})
+        daemon = Daemon("otpflow-ingest", env,
+                        tmp_path / f"ingest-{len(started)}.log")
+        started.append(daemon)
+        url = f"http://127.0.0.1:{port}"
+
+        def healthy():
+            assert daemon.proc.poll() is None, daemon.output()
+            try:
+                return requests.get(url + "/healthz", timeout=1).ok
+            except requests.ConnectionError:
+                return False
+        wait_for(healthy, 20, "ingest /healthz")
+        start.daemon = daemon
+        return url
+
+    yield start
+    for daemon in started:
+        assert daemon.stop() == 0, daemon.output()

@@ -28,3 +28,89 @@ def avro_decode(value):
     decoder = avro.io.BinaryDecoder(io.BytesIO(value[5:]))
     record = avro.io.DatumReader(schema).read(decoder)
     return schema.name, record
+
+
+def free_port():
+    """A loopback TCP port that was free a moment ago."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(condition, timeout, what, interval=0.05):
+    """Polls condition() until it is truthy; fails after timeout seconds."""
+    import time
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+class Daemon:
+    """An otpflow daemon started for one test; logs kept for assertions."""
+
+    def __init__(self, exe, env, log_path):
+        import subprocess
+        self.exe = exe
+        self.log_path = log_path
+        self.log = open(log_path, "wb")
+        self.proc = subprocess.Popen([str(BUILD / exe)], env=env,
+                                     stdout=self.log, stderr=self.log)
+
+    def output(self):
+        self.log.flush()
+        return pathlib.Path(self.log_path).read_text(errors="replace")
+
+    def stop(self, timeout=30):
+        """SIGTERM, then the exit status (SIGKILL if it does not exit)."""
+        import signal
+        import subprocess
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+                raise AssertionError(f"{self.exe} ignored SIGTERM")
+        self.log.close()
+        return self.proc.returncode
+
+
+def read_topic(bootstrap, topic, timeout=30):
+    """Every record of topic (all partitions, from the beginning up to the
+    end offsets seen at the start), as confluent_kafka Message objects."""
+    import time
+    from confluent_kafka import Consumer, TopicPartition
+    consumer = Consumer({"bootstrap.servers": bootstrap,
+                         "group.id": "otpflow-test-reader",
+                         "enable.auto.commit": False})
+    try:
+        md = consumer.list_topics(topic, timeout=timeout)
+        if topic not in md.topics or md.topics[topic].error is not None:
+            return []
+        parts = [TopicPartition(topic, p, 0)
+                 for p in md.topics[topic].partitions]
+        ends = {}
+        for tp in parts:
+            _, high = consumer.get_watermark_offsets(tp, timeout=timeout)
+            ends[tp.partition] = high
+        want = {p: h for p, h in ends.items() if h > 0}
+        consumer.assign(parts)
+        records, deadline = [], time.monotonic() + timeout
+        while want and time.monotonic() < deadline:
+            msg = consumer.poll(0.5)
+            if msg is None or msg.error():
+                continue
+            records.append(msg)
+            if msg.offset() + 1 >= want.get(msg.partition(), 0):
+                want.pop(msg.partition(), None)
+        assert not want, f"could not read all of {topic}: missing {want}"
+        return records
+    finally:
+        consumer.close()

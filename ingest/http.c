@@ -1,0 +1,577 @@
+/*
+ * Ingest HTTP server. Owns the MHD daemon, the Kafka publisher, the signup
+ * policy and the rate limiter, and the per-request state machine:
+ *
+ *   first call   route, method, Content-Length cap and, when the length is
+ *                known, the checks of rows 3-6 (answered before any body)
+ *   upload calls body into a buffer capped at OTPFLOW_MAX_BODY_BYTES
+ *   last call    rows 3-6 if not done yet, validation (signup.c), Avro
+ *                encoding, produce; the connection is then suspended
+ *   resume       the delivery report resumed it: 200 "OK" or 503
+ */
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "ids.h"
+#include "log.h"
+#include "publish.h"
+#include "ratelimit.h"
+#include "signup.h"
+#include "version.h"
+
+#define SIGNUP_PATH "/signup/passwordless/sms"
+#define IP_SIZE 64
+
+enum route { ROUTE_SIGNUP, ROUTE_HEALTHZ, ROUTE_READYZ, ROUTE_METRICS,
+	     ROUTE_VERSION, ROUTE_NOT_FOUND };
+
+enum state {
+	ST_READING,   /* receiving the body */
+	ST_IN_FLIGHT, /* record queued, connection suspended */
+	ST_DELIVERED, /* delivery report arrived, connection resumed */
+};
+
+struct request {
+	struct ingest_http *h;
+	struct MHD_Connection *conn;
+	enum state state;
+	bool prechecked;      /* rows 3-6 passed */
+	bool too_large;
+	char *body;
+	size_t len;
+	rd_kafka_resp_err_t kafka_err;
+};
+
+struct ingest_http {
+	const struct cfg *cfg;
+	struct events *ev;
+	struct MHD_Daemon *d;
+	struct publisher *pub;
+	struct signup_policy policy;
+	struct ratelimit *rl;
+	char signup_path[512];
+	size_t max_body;
+	const char *topic;
+	atomic_int active; /* requests allocated and not completed */
+};
+
+/* --- Responses --------------------------------------------------------- */
+
+static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status,
+			     const char *body, size_t len, const char *hname,
+			     const char *hval)
+{
+	struct MHD_Response *resp = MHD_create_response_from_buffer(
+		len, (void *)body, MHD_RESPMEM_MUST_COPY);
+	enum MHD_Result ret;
+
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+				"application/json");
+	if (hname)
+		MHD_add_response_header(resp, hname, hval);
+	ret = MHD_queue_response(conn, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static enum MHD_Result reply_error(struct MHD_Connection *conn,
+				   enum api_err e, int status,
+				   const char *message, const char *hname,
+				   const char *hval)
+{
+	char body[512];
+	size_t len = api_err_body(e, status, message, body, sizeof(body));
+
+	return reply(conn, (unsigned)(status ? status : api_err_status(e)), body,
+		     len, hname, hval);
+}
+
+/* --- Checks before the body (SPEC §1.2 rows 3-6) ----------------------- */
+
+static bool is_json_content_type(const char *ct)
+{
+	static const char want[] = "application/json";
+	size_t n = sizeof(want) - 1;
+
+	if (!ct)
+		return false;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	if (strncasecmp(ct, want, n) != 0)
+		return false;
+	ct += n;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	return *ct == '\0' || *ct == ';';
+}
+
+/* The client's IP: the socket peer, or the first X-Forwarded-For hop. */
+static void client_ip(const struct ingest_http *h, struct MHD_Connection *conn,
+		      char out[IP_SIZE])
+{
+	const union MHD_ConnectionInfo *ci;
+
+	out[0] = '\0';
+	if (cfg_bool(h->cfg, CFG_OTPFLOW_TRUST_PROXY)) {
+		const char *xff = MHD_lookup_connection_value(
+			conn, MHD_HEADER_KIND, "X-Forwarded-For");
+		if (xff) {
+			size_t skip = strspn(xff, " \t");
+			size_t n = strcspn(xff + skip, ", \t");
+			if (n > 0 && n < IP_SIZE) {
+				memcpy(out, xff + skip, n);
+				out[n] = '\0';
+				return;
+			}
+		}
+	}
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci && ci->client_addr) {
+		socklen_t sl = ci->client_addr->sa_family == AF_INET6 ?
+				       sizeof(struct sockaddr_in6) :
+				       sizeof(struct sockaddr_in);
+		if (getnameinfo(ci->client_addr, sl, out, IP_SIZE, NULL, 0,
+				NI_NUMERICHOST))
+			out[0] = '\0';
+	}
+}
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Rows 3-6. Returns true to go on; otherwise a response was queued. */
+static bool precheck(struct request *req, enum MHD_Result *ret)
+{
+	struct ingest_http *h = req->h;
+	struct MHD_Connection *conn = req->conn;
+	bool conceal = cfg_bool(h->cfg, CFG_AUTH_CONCEAL_ERRORS);
+	char ip[IP_SIZE];
+	unsigned retry_after = 0;
+	char retry[16];
+
+	if (!is_json_content_type(MHD_lookup_connection_value(
+		    conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE))) {
+		*ret = reply_error(conn, API_ERR_INVALID_REQUEST, 415,
+				   "Content-Type must be application/json",
+				   NULL, NULL);
+		return false;
+	}
+	if (!cfg_bool(h->cfg, CFG_AUTH_SMS_PASSWORDLESS_ENABLED)) {
+		*ret = reply_error(conn, API_ERR_DISABLED_ENDPOINT, 0, NULL,
+				   NULL, NULL);
+		return false;
+	}
+	if (cfg_bool(h->cfg, CFG_AUTH_DISABLE_SIGNUP)) {
+		*ret = conceal ? reply_error(conn, API_ERR_INVALID_REQUEST, 0,
+					     NULL, NULL, NULL) :
+				 reply_error(conn, API_ERR_SIGNUP_DISABLED, 0,
+					     NULL, NULL, NULL);
+		return false;
+	}
+	if (h->rl) {
+		client_ip(h, conn, ip);
+		if (!ratelimit_check(h->rl, ip, mono_ms(), &retry_after)) {
+			snprintf(retry, sizeof(retry), "%u", retry_after);
+			*ret = reply_error(conn, API_ERR_INVALID_REQUEST, 429,
+					   "Too many requests",
+					   MHD_HTTP_HEADER_RETRY_AFTER, retry);
+			return false;
+		}
+	}
+	req->prechecked = true;
+	return true;
+}
+
+/* --- The signup request ------------------------------------------------ */
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Validates, encodes and queues the record; suspends on success. */
+static enum MHD_Result submit(struct request *req)
+{
+	struct ingest_http *h = req->h;
+	struct signup_error error;
+	json_t *rec = NULL;
+	void *value = NULL;
+	size_t len = 0;
+	char request_id[IDS_UUID_SIZE], tp[IDS_TRACEPARENT_SIZE];
+	char ip[IP_SIZE], why[256];
+	rd_kafka_resp_err_t err;
+	enum MHD_Result ret;
+
+	if (signup_validate(&h->policy, req->body ? req->body : "", req->len,
+			    &rec, &error))
+		return reply_error(req->conn, error.err, error.status,
+				   error.message, NULL, NULL);
+	ids_uuid_v4(request_id);
+	ids_traceparent_child(MHD_lookup_connection_value(req->conn,
+							  MHD_HEADER_KIND,
+							  "traceparent"),
+			      tp);
+	client_ip(h, req->conn, ip);
+	json_object_set_new(rec, "request_id", json_string(request_id));
+	json_object_set_new(rec, "received_at", json_integer(now_ms()));
+	json_object_set_new(rec, "client_ip", *ip ? json_string(ip) : json_null());
+	if (events_encode(h->ev, EVENTS_SIGNUP_REQUESTED, rec, &value, &len,
+			  why, sizeof(why))) {
+		LOG(LOG_ERROR, "cannot encode SignupRequested", "request_id",
+		    request_id, "error", why);
+		ret = reply_error(req->conn, API_ERR_INTERNAL_SERVER_ERROR, 0,
+				  NULL, NULL, NULL);
+		goto out;
+	}
+	req->state = ST_IN_FLIGHT;
+	err = publisher_send(h->pub, h->topic,
+			     json_string_value(json_object_get(rec,
+							       "phone_number")),
+			     value, len, request_id, tp, req);
+	if (err) {
+		req->state = ST_READING;
+		LOG(LOG_WARN, "request not queued", "request_id", request_id,
+		    "error", rd_kafka_err2name(err));
+		ret = reply_error(req->conn, API_ERR_INTERNAL_SERVER_ERROR, 503,
+				  "The request could not be stored; retry later",
+				  MHD_HTTP_HEADER_RETRY_AFTER, "1");
+		goto out;
+	}
+	MHD_suspend_connection(req->conn);
+	ret = MHD_YES;
+out:
+	free(value);
+	json_decref(rec);
+	return ret;
+}
+
+/* Delivery report (publisher thread): remember the outcome, resume. */
+static void on_done(void *opaque, rd_kafka_resp_err_t err)
+{
+	struct request *req = opaque;
+
+	req->kafka_err = err;
+	req->state = ST_DELIVERED;
+	MHD_resume_connection(req->conn);
+}
+
+static enum MHD_Result answer_delivered(struct request *req)
+{
+	if (req->kafka_err == RD_KAFKA_RESP_ERR_NO_ERROR)
+		return reply(req->conn, MHD_HTTP_OK, "\"OK\"", 4, NULL, NULL);
+	LOG(LOG_WARN, "request not stored", "error",
+	    rd_kafka_err2name(req->kafka_err));
+	return reply_error(req->conn, API_ERR_INTERNAL_SERVER_ERROR, 503,
+			   "The request could not be stored; retry later",
+			   MHD_HTTP_HEADER_RETRY_AFTER, "1");
+}
+
+static enum MHD_Result handle_signup(struct request *req,
+				     const char *upload_data,
+				     size_t *upload_data_size, bool first)
+{
+	struct MHD_Connection *conn = req->conn;
+	enum MHD_Result ret = MHD_YES;
+
+	if (req->state == ST_DELIVERED)
+		return answer_delivered(req);
+	if (first) {
+		const char *cl = MHD_lookup_connection_value(
+			conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (cl) {
+			char *end;
+			unsigned long long n = strtoull(cl, &end, 10);
+			if (*end || n > req->h->max_body)
+				return reply_error(conn,
+						   API_ERR_INVALID_REQUEST, 413,
+						   "Request body too large",
+						   NULL, NULL);
+			/* Length known: rows 3-6 need no body. */
+			if (!precheck(req, &ret))
+				return ret;
+		}
+		return MHD_YES;
+	}
+	if (*upload_data_size > 0) {
+		size_t n = *upload_data_size;
+
+		*upload_data_size = 0;
+		if (req->too_large || req->len + n > req->h->max_body) {
+			/* Chunked body over the cap: keep nothing more. */
+			req->too_large = true;
+			return MHD_YES;
+		}
+		if (!req->body) {
+			req->body = malloc(req->h->max_body);
+			if (!req->body)
+				return MHD_NO;
+		}
+		memcpy(req->body + req->len, upload_data, n);
+		req->len += n;
+		return MHD_YES;
+	}
+	if (req->too_large)
+		return reply_error(conn, API_ERR_INVALID_REQUEST, 413,
+				   "Request body too large", NULL, NULL);
+	if (!req->prechecked && !precheck(req, &ret))
+		return ret;
+	return submit(req);
+}
+
+/* --- Other routes ------------------------------------------------------ */
+
+static enum MHD_Result handle_get(struct ingest_http *h,
+				  struct MHD_Connection *conn, enum route r)
+{
+	char body[128];
+
+	switch (r) {
+	case ROUTE_HEALTHZ:
+		return reply(conn, 200, "\"OK\"", 4, NULL, NULL);
+	case ROUTE_READYZ:
+		if (publisher_ready(h->pub))
+			return reply(conn, 200, "\"OK\"", 4, NULL, NULL);
+		return reply_error(conn, API_ERR_INTERNAL_SERVER_ERROR, 503,
+				   "Kafka is not reachable", NULL, NULL);
+	case ROUTE_VERSION:
+		snprintf(body, sizeof(body), "{\"version\":\"%s\"}",
+			 otpflow_version());
+		return reply(conn, 200, body, strlen(body), NULL, NULL);
+	case ROUTE_METRICS:
+		return reply(conn, 200, "", 0, NULL, NULL);
+	default:
+		return reply_error(conn, API_ERR_INVALID_REQUEST, 404,
+				   "Route not found", NULL, NULL);
+	}
+}
+
+static enum route route_of(const struct ingest_http *h, const char *url)
+{
+	if (strcmp(url, h->signup_path) == 0)
+		return ROUTE_SIGNUP;
+	if (strcmp(url, "/healthz") == 0)
+		return ROUTE_HEALTHZ;
+	if (strcmp(url, "/readyz") == 0)
+		return ROUTE_READYZ;
+	if (strcmp(url, "/metrics") == 0)
+		return ROUTE_METRICS;
+	if (strcmp(url, "/version") == 0)
+		return ROUTE_VERSION;
+	return ROUTE_NOT_FOUND;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
+				  const char *url, const char *method,
+				  const char *version, const char *upload_data,
+				  size_t *upload_data_size, void **con_cls)
+{
+	struct ingest_http *h = cls;
+	struct request *req = *con_cls;
+	enum route r;
+
+	if (req)
+		return handle_signup(req, upload_data, upload_data_size, false);
+	r = route_of(h, url);
+	if (r == ROUTE_SIGNUP) {
+		if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
+			return reply_error(conn, API_ERR_INVALID_REQUEST, 405,
+					   "Method not allowed; use POST",
+					   MHD_HTTP_HEADER_ALLOW, "POST");
+		req = calloc(1, sizeof(*req));
+		if (!req)
+			return MHD_NO;
+		req->h = h;
+		req->conn = conn;
+		atomic_fetch_add(&h->active, 1);
+		*con_cls = req;
+		return handle_signup(req, upload_data, upload_data_size, true);
+	}
+	if (r != ROUTE_NOT_FOUND && strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
+	    strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+		return reply_error(conn, API_ERR_INVALID_REQUEST, 405,
+				   "Method not allowed; use GET",
+				   MHD_HTTP_HEADER_ALLOW, "GET");
+	return handle_get(h, conn, r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn,
+			 void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+	struct ingest_http *h = cls;
+	struct request *req = *con_cls;
+
+	if (!req)
+		return;
+	free(req->body);
+	free(req);
+	*con_cls = NULL;
+	atomic_fetch_sub(&h->active, 1);
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	msg[strcspn(msg, "\n")] = '\0';
+	LOG(LOG_WARN, "http", "message", msg);
+}
+
+/* --- Lifecycle --------------------------------------------------------- */
+
+static int parse_listen(const char *listen, struct sockaddr_storage *ss,
+			char *errstr, size_t errstr_size)
+{
+	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV,
+				  .ai_socktype = SOCK_STREAM };
+	struct addrinfo *res = NULL;
+	char host[256];
+	const char *colon = strrchr(listen, ':');
+	size_t hl;
+
+	if (!colon || colon == listen) {
+		snprintf(errstr, errstr_size,
+			 "OTPFLOW_LISTEN must be host:port, got \"%s\"", listen);
+		return -1;
+	}
+	hl = (size_t)(colon - listen);
+	if (listen[0] == '[' && hl >= 2 && listen[hl - 1] == ']')
+		snprintf(host, sizeof(host), "%.*s", (int)(hl - 2), listen + 1);
+	else
+		snprintf(host, sizeof(host), "%.*s", (int)hl, listen);
+	if (getaddrinfo(host, colon + 1, &hints, &res) || !res) {
+		snprintf(errstr, errstr_size,
+			 "OTPFLOW_LISTEN: \"%s\" is not a numeric host:port",
+			 listen);
+		return -1;
+	}
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	freeaddrinfo(res);
+	return 0;
+}
+
+struct ingest_http *ingest_http_start(const struct cfg *cfg, struct events *ev,
+				      char *errstr, size_t errstr_size)
+{
+	struct ingest_http *h = calloc(1, sizeof(*h));
+	struct sockaddr_storage ss;
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned threads = cores > 0 ? (unsigned)cores : 1;
+
+	if (!h) {
+		snprintf(errstr, errstr_size, "out of memory");
+		return NULL;
+	}
+	h->cfg = cfg;
+	h->ev = ev;
+	h->max_body = (size_t)cfg_int(cfg, CFG_OTPFLOW_MAX_BODY_BYTES);
+	h->topic = cfg_str(cfg, CFG_OTPFLOW_TOPIC_SIGNUP_REQUESTS);
+	snprintf(h->signup_path, sizeof(h->signup_path), "%s%s",
+		 cfg_str(cfg, CFG_AUTH_API_PREFIX), SIGNUP_PATH);
+	if (parse_listen(cfg_str(cfg, CFG_OTPFLOW_LISTEN), &ss, errstr,
+			 errstr_size) ||
+	    signup_policy_init(&h->policy, cfg, errstr, errstr_size))
+		goto fail;
+	if (cfg_bool(cfg, CFG_AUTH_RATE_LIMIT_ENABLE)) {
+		const struct ratelimit_rule rules[] = {
+			{ (unsigned)cfg_int(cfg, CFG_AUTH_RATE_LIMIT_GLOBAL_BURST),
+			  cfg_ms(cfg, CFG_AUTH_RATE_LIMIT_GLOBAL_INTERVAL) },
+			{ (unsigned)cfg_int(cfg, CFG_AUTH_RATE_LIMIT_SMS_BURST),
+			  cfg_ms(cfg, CFG_AUTH_RATE_LIMIT_SMS_INTERVAL) },
+			{ (unsigned)cfg_int(cfg, CFG_AUTH_RATE_LIMIT_SIGNUPS_BURST),
+			  cfg_ms(cfg, CFG_AUTH_RATE_LIMIT_SIGNUPS_INTERVAL) },
+		};
+		h->rl = ratelimit_new(rules, 3,
+				      (size_t)cfg_int(cfg,
+						      CFG_OTPFLOW_RATE_LIMIT_MAX_CLIENTS));
+		if (!h->rl) {
+			snprintf(errstr, errstr_size, "rate limiter: out of memory");
+			goto fail;
+		}
+	}
+	h->pub = publisher_new(cfg, on_done, errstr, errstr_size);
+	if (!h->pub)
+		goto fail;
+	h->d = MHD_start_daemon(
+		MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
+			MHD_USE_ITC | MHD_USE_ERROR_LOG,
+		0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR,
+		(struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, threads,
+		MHD_OPTION_CONNECTION_TIMEOUT,
+		(unsigned)(cfg_ms(cfg, CFG_OTPFLOW_CONNECTION_TIMEOUT) / 1000),
+		MHD_OPTION_CONNECTION_LIMIT,
+		(unsigned)cfg_int(cfg, CFG_OTPFLOW_MAX_CONNECTIONS),
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+		(unsigned)cfg_int(cfg, CFG_OTPFLOW_MAX_CONNECTIONS_PER_IP),
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+		MHD_OPTION_LISTENING_ADDRESS_REUSE, 1U, MHD_OPTION_END);
+	if (!h->d) {
+		snprintf(errstr, errstr_size, "cannot listen on %s",
+			 cfg_str(cfg, CFG_OTPFLOW_LISTEN));
+		goto fail;
+	}
+	return h;
+fail:
+	if (h->pub)
+		publisher_close(h->pub, 0);
+	if (h->rl)
+		ratelimit_free(h->rl);
+	signup_policy_free(&h->policy);
+	free(h);
+	return NULL;
+}
+
+int ingest_http_drain(struct ingest_http *h, int timeout_ms)
+{
+	MHD_quiesce_daemon(h->d);
+	for (int waited = 0; waited < timeout_ms; waited += 10) {
+		if (atomic_load(&h->active) == 0)
+			break;
+		usleep(10 * 1000);
+	}
+	return atomic_load(&h->active);
+}
+
+void ingest_http_stop(struct ingest_http *h, int timeout_ms)
+{
+	/* Every queued record gets its report (and its connection an answer)
+	 * before the server goes away. */
+	publisher_close(h->pub, timeout_ms);
+	for (int waited = 0; waited < 1000 && atomic_load(&h->active) > 0;
+	     waited += 10)
+		usleep(10 * 1000);
+	MHD_stop_daemon(h->d);
+	if (h->rl)
+		ratelimit_free(h->rl);
+	signup_policy_free(&h->policy);
+	free(h);
+}
+
+bool ingest_http_fatal(const struct ingest_http *h)
+{
+	return publisher_fatal(h->pub);
+}
