@@ -5,10 +5,16 @@
 #
 # BUILD_DIR defaults to <repo>/build. Example of a sanitizer build:
 #   scripts/build.sh build-asan -DOTPFLOW_SANITIZE=ON
+# Output is kept in BUILD_DIR/build.log and shown when something fails.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd -P)
 dir=${1:-$repo/build}
 shift || true
-cmake -S "$repo" -B "$dir" -G Ninja "$@" >/dev/null
-ninja -C "$dir" >/dev/null
+mkdir -p "$dir"
+log=$dir/build.log
+if ! { cmake -S "$repo" -B "$dir" -G Ninja "$@" && ninja -C "$dir"; } >"$log" 2>&1; then
+  cat "$log" >&2
+  echo "build: FAILED in $dir (log: $log)" >&2
+  exit 1
+fi
 echo "build: $dir ready" >&2
