@@ -126,8 +126,19 @@
 	  "Most codes issued per phone number per hour.")                      \
 	X(AUTH_DISABLE_NEW_USERS, BOOL, "false", CFG_WORKER, 0, 0,             \
 	  "New users are created disabled.")                                   \
-	X(AUTH_GRAVATAR_ENABLED, BOOL, "false", CFG_WORKER, 0, 0,              \
-	  "Set avatar_url to the Gravatar URL of the (empty) e-mail.")         \
+	X(AUTH_GRAVATAR_ENABLED, BOOL, "true", CFG_WORKER, 0, 0,               \
+	  "Set avatar_url to the Gravatar URL of the (empty) e-mail, as "      \
+	  "Nhost does by default; false: avatar_url is ''.")                   \
+	X(AUTH_GRAVATAR_DEFAULT, STR, "blank", CFG_WORKER, 0, 0,               \
+	  "Gravatar fallback image style (d= parameter).")                     \
+	X(AUTH_GRAVATAR_RATING, STR, "g", CFG_WORKER, 0, 0,                    \
+	  "Gravatar maximum rating (r= parameter).")                           \
+	X(OTPFLOW_WORKER_BATCH_SIZE, INT, "500", CFG_WORKER, 0, 0,             \
+	  "Most signup-requests records handled in one Postgres transaction.") \
+	X(OTPFLOW_WORKER_BATCH_TIMEOUT, DURATION, "20ms", CFG_WORKER, 0, 0,    \
+	  "How long the worker waits to fill a batch.")                        \
+	X(OTPFLOW_WORKER_HASH_THREADS, INT, "0", CFG_WORKER, 0, 0,             \
+	  "Threads computing bcrypt hashes; 0 = one per CPU core.")            \
 	/* Sender */                                                           \
 	X(OTPFLOW_SEAL_SECRET_KEY, STR, NULL, CFG_SENDER | CFG_CTL,            \
 	  CFG_SENDER, CFG_SECRET,                                              \
@@ -142,6 +153,62 @@
 	X(OTPFLOW_TEMPLATES_DIR, STR, NULL, CFG_SENDER, 0, 0,                  \
 	  "Folder of <locale>/sms-otp.txt templates (default: templates/ in "  \
 	  "OTPFLOW_DATA_DIR).")                                                \
+	X(AUTH_SMS_TWILIO_ACCOUNT_SID, STR, "", CFG_SENDER, 0, 0,              \
+	  "twilio provider: account SID (as Nhost).")                          \
+	X(AUTH_SMS_TWILIO_AUTH_TOKEN, STR, "", CFG_SENDER, 0, CFG_SECRET,      \
+	  "twilio provider: auth token (as Nhost).")                           \
+	X(AUTH_SMS_TWILIO_MESSAGING_SERVICE_ID, STR, "", CFG_SENDER, 0, 0,     \
+	  "twilio provider: sender, as Nhost: a Messaging Service SID (MG...) " \
+	  "is sent as MessagingServiceSid, anything else (a phone number or "  \
+	  "alphanumeric sender id) as From.")                                  \
+	X(AUTH_SMS_MODICA_USERNAME, STR, "", CFG_SENDER, 0, 0,                 \
+	  "modica provider: application name (as Nhost).")                     \
+	X(AUTH_SMS_MODICA_PASSWORD, STR, "", CFG_SENDER, 0, CFG_SECRET,        \
+	  "modica provider: application password (as Nhost).")                \
+	X(OTPFLOW_SMS_MODICA_BASE_URL, STR, "https://api.modicagroup.com",     \
+	  CFG_SENDER, 0, 0, "modica provider: base URL of the Mobile Gateway " \
+	  "REST API.")                                                         \
+	X(OTPFLOW_SMS_WEBHOOK_URL, STR, "", CFG_SENDER, 0, CFG_SECRET,         \
+	  "webhook provider: URL the SMS is POSTed to (secret: URLs often "    \
+	  "carry tokens).")                                                    \
+	X(OTPFLOW_SMS_WEBHOOK_CONTENT_TYPE, STR, "application/json",           \
+	  CFG_SENDER, 0, 0, "webhook provider: Content-Type of the body; "     \
+	  "with application/json the values are JSON-escaped, with "           \
+	  "application/x-www-form-urlencoded URL-encoded.")                    \
+	X(OTPFLOW_SMS_WEBHOOK_HEADERS, LIST, "", CFG_SENDER, 0, CFG_SECRET,    \
+	  "webhook provider: extra request headers, comma separated "          \
+	  "\"Name: value\" items (e.g. Authorization).")                       \
+	X(OTPFLOW_SMS_WEBHOOK_BODY, STR, "{\"to\":\"${to}\",\"body\":\"${body}\"}", \
+	  CFG_SENDER, 0, 0, "webhook provider: body template; ${to} and "     \
+	  "${body} are replaced (escaped for the content type).")              \
+	X(OTPFLOW_SMS_MAX_IN_FLIGHT, INT, "512", CFG_SENDER, 0, 0,             \
+	  "Most provider requests in flight at once (never more than one per " \
+	  "phone number).")                                                    \
+	X(OTPFLOW_SMS_MAX_PENDING, INT, "20000", CFG_SENDER, 0, 0,             \
+	  "Most consumed records held in memory (queued per number, waiting "  \
+	  "for a retry time or in flight); consumption pauses above it.")      \
+	X(OTPFLOW_SMS_CONNECT_TIMEOUT, DURATION, "5s", CFG_SENDER, 0, 0,       \
+	  "Provider connect timeout.")                                         \
+	X(OTPFLOW_SMS_TIMEOUT, DURATION, "15s", CFG_SENDER, 0, 0,              \
+	  "Total time limit of one provider request; a timeout is transient.") \
+	X(OTPFLOW_SMS_MAX_ATTEMPTS, INT, "5", CFG_SENDER, 0, 0,                \
+	  "Provider attempts per code before RETRIES_EXHAUSTED.")              \
+	X(OTPFLOW_SMS_BACKOFF_INITIAL, DURATION, "1s", CFG_SENDER, 0, 0,       \
+	  "Delay before the first retry; doubled each attempt, with jitter.")  \
+	X(OTPFLOW_SMS_BACKOFF_MAX, DURATION, "60s", CFG_SENDER, 0, 0,          \
+	  "Longest delay between two attempts (a longer Retry-After wins).")   \
+	X(OTPFLOW_SMS_EXPIRY_MARGIN, DURATION, "30s", CFG_SENDER, 0, 0,        \
+	  "No attempt is made later than expires_at minus this margin; such "  \
+	  "codes are dead-lettered EXPIRED.")                                  \
+	X(OTPFLOW_SMS_PAUSE_PROBE, DURATION, "30s", CFG_SENDER, 0, 0,          \
+	  "While paused by a provider configuration error (401/403), one "     \
+	  "send is retried this often to detect the fix.")                     \
+	X(OTPFLOW_SMS_CLASSIFY, LIST, "", CFG_SENDER, 0, 0,                    \
+	  "Overrides of the outcome table, comma separated KEY=CLASS with "    \
+	  "KEY an HTTP status (429), a status class (5xx), a provider error "  \
+	  "code (code:21211) or a transport failure (timeout, connect) and "   \
+	  "CLASS success, transient, permanent or config. Codes win over "     \
+	  "statuses, statuses over classes.")                                  \
 	/* otpflowctl */                                                       \
 	X(OTPFLOW_REPLAY_MIN_VALIDITY, DURATION, "60s", CFG_CTL, 0, 0,         \
 	  "replay re-sends a dead-lettered code only if it stays valid this "  \

@@ -6,6 +6,7 @@
 #include "pg.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 PGconn *pg_connect(const char *url, const char *app, char *errstr,
@@ -88,4 +89,89 @@ enum pg_class pg_txn_run(PGconn *conn, pg_txn_fn fn, void *arg,
 			return cls;
 	}
 	return cls;
+}
+
+static void array_put(struct pg_array *a, const char *p, size_t n)
+{
+	if (a->overflow || a->closed)
+		return;
+	if (a->len + n + 2 > a->cap) {
+		size_t cap = a->cap ? a->cap : 256;
+		char *grown;
+
+		while (a->len + n + 2 > cap)
+			cap *= 2;
+		if (cap > a->max)
+			cap = a->max;
+		if (a->len + n + 2 > cap ||
+		    !(grown = realloc(a->buf, cap))) {
+			a->overflow = true;
+			return;
+		}
+		a->buf = grown;
+		a->cap = cap;
+	}
+	memcpy(a->buf + a->len, p, n);
+	a->len += n;
+}
+
+void pg_array_init(struct pg_array *a, size_t max_bytes)
+{
+	memset(a, 0, sizeof(*a));
+	a->max = max_bytes;
+	array_put(a, "{", 1);
+}
+
+static void array_sep(struct pg_array *a)
+{
+	if (a->n++ > 0)
+		array_put(a, ",", 1);
+}
+
+void pg_array_add(struct pg_array *a, const char *s)
+{
+	array_sep(a);
+	if (!s) {
+		array_put(a, "NULL", 4);
+		return;
+	}
+	array_put(a, "\"", 1);
+	for (const char *p = s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			array_put(a, "\\", 1);
+		array_put(a, p, 1);
+	}
+	array_put(a, "\"", 1);
+}
+
+void pg_array_add_bytea(struct pg_array *a, const void *p, size_t n)
+{
+	static const char hexdig[] = "0123456789abcdef";
+	const unsigned char *b = p;
+
+	array_sep(a);
+	/* Inside a quoted element the backslash itself is escaped. */
+	array_put(a, "\"\\\\x", 4);
+	for (size_t i = 0; i < n; i++) {
+		char h[2] = { hexdig[b[i] >> 4], hexdig[b[i] & 15] };
+		array_put(a, h, 2);
+	}
+	array_put(a, "\"", 1);
+}
+
+const char *pg_array_text(struct pg_array *a)
+{
+	if (!a->closed) {
+		array_put(a, "}", 1);
+		if (!a->overflow)
+			a->buf[a->len] = '\0';
+		a->closed = true;
+	}
+	return a->overflow ? NULL : a->buf;
+}
+
+void pg_array_free(struct pg_array *a)
+{
+	free(a->buf);
+	memset(a, 0, sizeof(*a));
 }

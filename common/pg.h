@@ -7,6 +7,7 @@
 #define OTPFLOW_PG_H
 
 #include <libpq-fe.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 enum pg_class {
@@ -45,5 +46,27 @@ typedef enum pg_class (*pg_txn_fn)(PGconn *conn, void *arg, char *errstr,
  */
 enum pg_class pg_txn_run(PGconn *conn, pg_txn_fn fn, void *arg,
 			 int max_attempts, char *errstr, size_t errstr_size);
+
+/*
+ * A Postgres array literal built element by element, for passing a batch
+ * as one parameter ($1::text[], unnest(...)). Grows up to max_bytes; past
+ * that `overflow` is set and nothing more is added.
+ */
+struct pg_array {
+	char *buf;
+	size_t len, cap, max;
+	size_t n;
+	bool overflow;
+	bool closed;
+};
+
+void pg_array_init(struct pg_array *a, size_t max_bytes);
+/* Adds a text element; NULL adds SQL NULL. */
+void pg_array_add(struct pg_array *a, const char *s);
+/* Adds a bytea element (hex format). */
+void pg_array_add_bytea(struct pg_array *a, const void *p, size_t n);
+/* The literal, e.g. {"a","b",NULL}; owned by a. NULL on overflow. */
+const char *pg_array_text(struct pg_array *a);
+void pg_array_free(struct pg_array *a);
 
 #endif

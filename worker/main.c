@@ -1,21 +1,52 @@
-/* otpflow-worker: wiring only (configuration, clients, loop, drain). */
+/*
+ * otpflow-worker: wiring only. Configuration, events, the worker loop;
+ * on SIGTERM the loop finishes its batch, stores offsets and the consumer
+ * closes (committing them).
+ */
 #include <stdio.h>
 
 #include "config.h"
 #include "daemon.h"
+#include "events.h"
 #include "log.h"
+#include "worker.h"
 
 static const char usage[] =
-	"Consumes signup-requests, creates users and OTP hashes in Postgres\nand publishes OtpIssued events.\n";
+	"Consumes OTPFLOW_TOPIC_SIGNUP_REQUESTS (group otpflow-worker), "
+	"creates users and OTP\nhashes in Postgres exactly as Nhost Auth does "
+	"(one transaction per batch) and\npublishes OtpIssued events to "
+	"OTPFLOW_TOPIC_SMS_OTP through a transactional\noutbox. Applies the "
+	"database migrations at start. SIGTERM/SIGINT: finish the\nbatch, "
+	"commit offsets, exit 0; a second signal exits now.\n";
 
 int main(int argc, char **argv)
 {
+	struct events *ev = NULL;
+	struct worker *w = NULL;
+	char errstr[512];
 	struct cfg cfg;
 	int rc = daemon_start(&cfg, "worker", CFG_WORKER, usage, argc, argv);
 
 	if (rc >= 0)
 		return rc;
-	LOG(LOG_WARN, "not implemented yet; exiting");
+	rc = 1;
+	ev = events_from_config(&cfg, errstr, sizeof(errstr));
+	if (!ev) {
+		LOG(LOG_ERROR, "cannot load event schemas", "error", errstr);
+		goto out;
+	}
+	w = worker_new(&cfg, ev, errstr, sizeof(errstr));
+	if (!w) {
+		LOG(LOG_ERROR, "cannot start", "error", errstr);
+		goto out;
+	}
+	LOG(LOG_INFO, "consuming", "topic",
+	    cfg_str(&cfg, CFG_OTPFLOW_TOPIC_SIGNUP_REQUESTS));
+	rc = worker_run(w);
+	LOG(LOG_INFO, "stopping");
+out:
+	worker_free(w);
+	events_destroy(ev);
 	cfg_free(&cfg);
-	return 0;
+	return rc;
 }

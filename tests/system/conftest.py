@@ -144,3 +144,44 @@ def start_ingest(stack, topics, tmp_path):
     yield start
     for daemon in started:
         assert daemon.stop() == 0, daemon.output()
+
+
+@pytest.fixture(scope="session")
+def seal_keys():
+    """A key pair for the sealed OTP: {"public": b64, "secret": b64}."""
+    out = subprocess.run([str(BUILD / "otpflowctl"), "keygen"],
+                         capture_output=True, text=True, timeout=30,
+                         check=True).stdout
+    pairs = dict(line.split("=", 1) for line in out.split())
+    return {"public": pairs["OTPFLOW_SEAL_PUBLIC_KEY"],
+            "secret": pairs["OTPFLOW_SEAL_SECRET_KEY"]}
+
+
+@pytest.fixture
+def start_worker(stack, topics, seal_keys, tmp_path):
+    """Starts otpflow-worker on the test's topics and the given database;
+    returns the Daemon. Stopped with SIGTERM at the end of the test (a
+    daemon the test killed itself is left alone)."""
+    from otpflow_test import Daemon, wait_for
+    started = []
+
+    def start(database_url, wait=True, **settings):
+        env = stack.env(**topics)
+        env.update(OTPFLOW_DATABASE_URL=database_url,
+                   OTPFLOW_SEAL_PUBLIC_KEY=seal_keys["public"],
+                   OTPFLOW_LOG_LEVEL="debug")
+        env.update({k: str(v) for k, v in settings.items()})
+        daemon = Daemon("otpflow-worker", env,
+                        tmp_path / f"worker-{len(started)}.log")
+        started.append(daemon)
+        if wait:
+            wait_for(lambda: daemon.proc.poll() is not None
+                     or '"consuming"' in daemon.output(), 60,
+                     "worker start")
+            assert daemon.proc.poll() is None, daemon.output()
+        return daemon
+
+    yield start
+    for daemon in started:
+        if daemon.proc.poll() is None:
+            assert daemon.stop() == 0, daemon.output()

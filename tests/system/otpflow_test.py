@@ -86,7 +86,7 @@ def read_topic(bootstrap, topic, timeout=30):
     """Every record of topic (all partitions, from the beginning up to the
     end offsets seen at the start), as confluent_kafka Message objects."""
     import time
-    from confluent_kafka import Consumer, TopicPartition
+    from confluent_kafka import Consumer, KafkaException, TopicPartition
     consumer = Consumer({"bootstrap.servers": bootstrap,
                          "group.id": "otpflow-test-reader",
                          "enable.auto.commit": False})
@@ -98,8 +98,14 @@ def read_topic(bootstrap, topic, timeout=30):
                  for p in md.topics[topic].partitions]
         ends = {}
         for tp in parts:
-            _, high = consumer.get_watermark_offsets(tp, timeout=timeout)
-            ends[tp.partition] = high
+            # A topic created a moment ago may not have its leaders yet.
+            def watermark():
+                try:
+                    return consumer.get_watermark_offsets(tp, timeout=5)
+                except KafkaException:
+                    return None
+            ends[tp.partition] = wait_for(watermark, timeout,
+                                          f"leader of {topic}")[1]
         want = {p: h for p, h in ends.items() if h > 0}
         consumer.assign(parts)
         records, deadline = [], time.monotonic() + timeout

@@ -1,0 +1,514 @@
+/*
+ * Worker SQL. A batch is passed as parallel arrays (one parameter each) and
+ * unnested server-side, so a batch of hundreds of requests costs a handful
+ * of round trips: the user rows, roles, issued codes, outbox rows and
+ * processed-request records of the new users are one statement of
+ * data-modifying CTEs.
+ */
+#include "store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define ARRAY_MAX (64u << 20) /* bytes per array parameter */
+#define TXN_ATTEMPTS 5
+
+/* Runs a statement with text parameters; PG_OK or the failure's class. */
+static enum pg_class run(PGconn *conn, const char *sql, int nparams,
+			 const char *const *params, PGresult **res_out,
+			 char *errstr, size_t errstr_size)
+{
+	PGresult *res = PQexecParams(conn, sql, nparams, NULL, params, NULL,
+				     NULL, 0);
+	enum pg_class cls = pg_classify(conn, res);
+
+	if (cls != PG_OK) {
+		const char *state = res ? PQresultErrorField(res,
+							     PG_DIAG_SQLSTATE) :
+					  NULL;
+		snprintf(errstr, errstr_size, "%s", PQerrorMessage(conn));
+		errstr[strcspn(errstr, "\n")] = '\0';
+		/* A concurrent worker recorded the same request first: the
+		 * rerun will see it as processed. */
+		if (state && strcmp(state, "23505") == 0)
+			cls = PG_RETRY_TXN;
+	}
+	if (cls == PG_OK && res_out)
+		*res_out = res;
+	else
+		PQclear(res);
+	return cls;
+}
+
+static void fmt_ts(long long ms, char *out, size_t size)
+{
+	/* Postgres accepts epoch seconds through to_timestamp; ISO is simpler
+	 * to read in logs, so write UTC ISO-8601 with milliseconds. */
+	time_t s = (time_t)(ms / 1000);
+	struct tm tm;
+
+	gmtime_r(&s, &tm);
+	snprintf(out, size, "%04d-%02d-%02d %02d:%02d:%02d.%03d+00",
+		 (tm.tm_year + 1900) % 10000, tm.tm_mon + 1, tm.tm_mday,
+		 tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+}
+
+static const char *str(const struct batch_item *it, const char *field)
+{
+	return json_string_value(json_object_get(it->rec, field));
+}
+
+/* JSON text of the outbox headers of an item (caller frees). */
+static char *headers_json(const struct batch_item *it)
+{
+	json_t *h = json_pack("{s:s,s:s}", "request-id", it->request_id,
+			      "traceparent", it->traceparent);
+	char *text = h ? json_dumps(h, JSON_COMPACT) : NULL;
+
+	json_decref(h);
+	return text;
+}
+
+enum pg_class store_prefilter(PGconn *conn, struct batch_item *items,
+			      size_t n, char *errstr, size_t errstr_size)
+{
+	struct pg_array ids, phones;
+	PGresult *res = NULL;
+	enum pg_class cls = PG_FAILED;
+	const char *params[1];
+
+	pg_array_init(&ids, ARRAY_MAX);
+	pg_array_init(&phones, ARRAY_MAX);
+	for (size_t i = 0; i < n; i++) {
+		pg_array_add(&ids, items[i].request_id);
+		pg_array_add(&phones, items[i].phone);
+	}
+	params[0] = pg_array_text(&ids);
+	if (!params[0] || !pg_array_text(&phones)) {
+		snprintf(errstr, errstr_size, "batch too large");
+		goto out;
+	}
+	cls = run(conn,
+		  "SELECT request_id::text FROM otpflow.processed_requests "
+		  "WHERE request_id = ANY($1::uuid[])",
+		  1, params, &res, errstr, errstr_size);
+	if (cls != PG_OK)
+		goto out;
+	for (int r = 0; r < PQntuples(res); r++)
+		for (size_t i = 0; i < n; i++)
+			if (strcmp(items[i].request_id, PQgetvalue(res, r, 0)) == 0)
+				items[i].outcome = OUTCOME_SKIP;
+	PQclear(res);
+	res = NULL;
+
+	params[0] = pg_array_text(&phones);
+	cls = run(conn,
+		  "SELECT phone_number FROM auth.users "
+		  "WHERE phone_number = ANY($1::text[])",
+		  1, params, &res, errstr, errstr_size);
+	if (cls != PG_OK)
+		goto out;
+	for (int r = 0; r < PQntuples(res); r++)
+		for (size_t i = 0; i < n; i++)
+			if (items[i].outcome == OUTCOME_NONE && !items[i].reissue &&
+			    strcmp(items[i].phone, PQgetvalue(res, r, 0)) == 0)
+				items[i].outcome = OUTCOME_EXISTING;
+out:
+	PQclear(res);
+	pg_array_free(&ids);
+	pg_array_free(&phones);
+	return cls;
+}
+
+struct commit_ctx {
+	struct batch_item *items;
+	size_t n;
+	const struct store_settings *st;
+	store_encode_fn encode;
+	void *encode_arg;
+	enum outcome before[]; /* outcomes at entry, restored on rerun */
+};
+
+/* In the transaction: processed requests become SKIP (authoritative). */
+static enum pg_class mark_processed(PGconn *conn, struct batch_item *items,
+				    size_t n, char *errstr, size_t errstr_size)
+{
+	struct pg_array ids;
+	PGresult *res = NULL;
+	const char *params[1];
+	enum pg_class cls;
+
+	pg_array_init(&ids, ARRAY_MAX);
+	for (size_t i = 0; i < n; i++)
+		pg_array_add(&ids, items[i].request_id);
+	params[0] = pg_array_text(&ids);
+	cls = run(conn,
+		  "SELECT request_id::text FROM otpflow.processed_requests "
+		  "WHERE request_id = ANY($1::uuid[])",
+		  1, params, &res, errstr, errstr_size);
+	for (int r = 0; cls == PG_OK && r < PQntuples(res); r++)
+		for (size_t i = 0; i < n; i++)
+			if (strcmp(items[i].request_id, PQgetvalue(res, r, 0)) == 0)
+				items[i].outcome = OUTCOME_SKIP;
+	PQclear(res);
+	pg_array_free(&ids);
+	return cls;
+}
+
+/* REISSUE: rotate the code of an unverified, enabled user within limits. */
+static enum pg_class reissue(PGconn *conn, struct batch_item *it,
+			     const struct commit_ctx *c, char *errstr,
+			     size_t errstr_size)
+{
+	char expires[40], cooldown[32], maxh[32], issued[40];
+	const char *params[6] = { it->phone, it->job.hash, expires, cooldown,
+				  maxh, issued };
+	PGresult *res = NULL;
+	enum pg_class cls;
+
+	fmt_ts(c->st->expires_at_ms, expires, sizeof(expires));
+	fmt_ts(c->st->issued_at_ms, issued, sizeof(issued));
+	snprintf(cooldown, sizeof(cooldown), "%lld milliseconds",
+		 c->st->cooldown_ms);
+	snprintf(maxh, sizeof(maxh), "%lld", c->st->max_per_hour);
+	cls = run(conn,
+		  "UPDATE auth.users SET otp_hash = $2, "
+		  "  otp_hash_expires_at = $3::timestamptz, "
+		  "  otp_method_last_used = 'sms' "
+		  "WHERE phone_number = $1 AND NOT phone_number_verified "
+		  "  AND NOT disabled "
+		  "  AND NOT EXISTS (SELECT 1 FROM otpflow.otp_issuance "
+		  "    WHERE phone_number = $1 "
+		  "      AND issued_at > $6::timestamptz - $4::interval) "
+		  "  AND (SELECT count(*) FROM otpflow.otp_issuance "
+		  "    WHERE phone_number = $1 AND issued_at > "
+		  "      $6::timestamptz - interval '1 hour') < $5::int "
+		  "RETURNING id::text",
+		  6, params, &res, errstr, errstr_size);
+	if (cls != PG_OK)
+		return cls;
+	if (PQntuples(res) == 1) {
+		snprintf(it->user_id, sizeof(it->user_id), "%s",
+			 PQgetvalue(res, 0, 0));
+		it->outcome = c->encode(c->encode_arg, it) ? OUTCOME_DROPPED :
+							    OUTCOME_REISSUED;
+	} else {
+		it->outcome = OUTCOME_DROPPED;
+	}
+	PQclear(res);
+	return PG_OK;
+}
+
+static const char create_sql[] =
+	"WITH c AS ("
+	"  SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[],"
+	"    $5::text[], $6::text[], $7::jsonb[], $8::text[], $9::uuid[],"
+	"    $10::bytea[], $11::text[], $12::jsonb[])"
+	"  AS c(request_id, user_id, phone, display_name, locale, default_role,"
+	"    metadata, otp_hash, otp_id, value, roles, headers)"
+	"), ins AS ("
+	"  INSERT INTO auth.users (id, phone_number, display_name, locale,"
+	"    default_role, metadata, disabled, avatar_url, otp_hash,"
+	"    otp_hash_expires_at, otp_method_last_used, ticket_expires_at,"
+	"    email_verified)"
+	"  SELECT user_id, phone, display_name, locale, default_role, metadata,"
+	"    $13::boolean, $14, otp_hash, $15::timestamptz, 'sms', now(), false"
+	"  FROM c ON CONFLICT (phone_number) DO NOTHING RETURNING id"
+	"), r AS ("
+	"  INSERT INTO auth.user_roles (user_id, role)"
+	"  SELECT c.user_id, role FROM c JOIN ins ON ins.id = c.user_id"
+	"  CROSS JOIN LATERAL unnest(string_to_array(c.roles, ',')) AS role"
+	"), i AS ("
+	"  INSERT INTO otpflow.otp_issuance (otp_id, user_id, phone_number,"
+	"    request_id, issued_at, expires_at)"
+	"  SELECT c.otp_id, c.user_id, c.phone, c.request_id, $17::timestamptz,"
+	"    $15::timestamptz FROM c JOIN ins ON ins.id = c.user_id"
+	"), o AS ("
+	"  INSERT INTO otpflow.outbox (topic, key, value, headers, otp_id)"
+	"  SELECT $16, c.phone, c.value, c.headers, c.otp_id"
+	"  FROM c JOIN ins ON ins.id = c.user_id"
+	"), p AS ("
+	"  INSERT INTO otpflow.processed_requests (request_id, outcome)"
+	"  SELECT c.request_id,"
+	"    CASE WHEN ins.id IS NULL THEN 'existing' ELSE 'created' END"
+	"  FROM c LEFT JOIN ins ON ins.id = c.user_id"
+	")"
+	"SELECT c.request_id::text FROM c JOIN ins ON ins.id = c.user_id";
+
+/* New users: one statement for every SIGNUP candidate of the batch. */
+static enum pg_class create_users(PGconn *conn, const struct commit_ctx *c,
+				  char *errstr, size_t errstr_size)
+{
+	struct pg_array a[12];
+	const char *params[17];
+	char expires[40], issued[40];
+	PGresult *res = NULL;
+	enum pg_class cls = PG_FAILED;
+	size_t count = 0;
+
+	for (int k = 0; k < 12; k++)
+		pg_array_init(&a[k], ARRAY_MAX);
+	for (size_t i = 0; i < c->n; i++) {
+		struct batch_item *it = &c->items[i];
+		json_t *roles = json_object_get(it->rec, "allowed_roles");
+		char roles_csv[1024] = "";
+		char *headers;
+		json_t *role;
+		size_t k;
+
+		if (it->outcome != OUTCOME_NONE || it->reissue)
+			continue;
+		json_array_foreach (roles, k, role) {
+			size_t len = strlen(roles_csv);
+			snprintf(roles_csv + len, sizeof(roles_csv) - len, "%s%s",
+				 k ? "," : "", json_string_value(role));
+		}
+		headers = headers_json(it);
+		pg_array_add(&a[0], it->request_id);
+		pg_array_add(&a[1], it->user_id);
+		pg_array_add(&a[2], it->phone);
+		pg_array_add(&a[3], str(it, "display_name"));
+		pg_array_add(&a[4], str(it, "locale"));
+		pg_array_add(&a[5], str(it, "default_role"));
+		pg_array_add(&a[6], str(it, "metadata_json"));
+		pg_array_add(&a[7], it->job.hash);
+		pg_array_add(&a[8], it->otp_id);
+		pg_array_add_bytea(&a[9], it->value, it->value_len);
+		pg_array_add(&a[10], roles_csv);
+		pg_array_add(&a[11], headers);
+		free(headers);
+		count++;
+	}
+	if (count == 0) {
+		cls = PG_OK;
+		goto out;
+	}
+	for (int k = 0; k < 12; k++) {
+		params[k] = pg_array_text(&a[k]);
+		if (!params[k]) {
+			snprintf(errstr, errstr_size, "batch too large");
+			goto out;
+		}
+	}
+	fmt_ts(c->st->expires_at_ms, expires, sizeof(expires));
+	fmt_ts(c->st->issued_at_ms, issued, sizeof(issued));
+	params[12] = c->st->disabled ? "true" : "false";
+	params[13] = c->st->avatar_url;
+	params[14] = expires;
+	params[15] = c->st->topic;
+	params[16] = issued;
+	cls = run(conn, create_sql, 17, params, &res, errstr, errstr_size);
+	if (cls != PG_OK)
+		goto out;
+	for (size_t i = 0; i < c->n; i++) {
+		struct batch_item *it = &c->items[i];
+		if (it->outcome == OUTCOME_NONE && !it->reissue)
+			it->outcome = OUTCOME_EXISTING;
+	}
+	for (int r = 0; r < PQntuples(res); r++)
+		for (size_t i = 0; i < c->n; i++)
+			if (!c->items[i].reissue &&
+			    strcmp(c->items[i].request_id,
+				   PQgetvalue(res, r, 0)) == 0)
+				c->items[i].outcome = OUTCOME_CREATED;
+out:
+	PQclear(res);
+	for (int k = 0; k < 12; k++)
+		pg_array_free(&a[k]);
+	return cls;
+}
+
+/* Records every other outcome, and the re-issued codes' rows. */
+static enum pg_class record_rest(PGconn *conn, const struct commit_ctx *c,
+				 char *errstr, size_t errstr_size)
+{
+	struct pg_array a[8];
+	const char *params[11];
+	char expires[40], issued[40];
+	enum pg_class cls = PG_FAILED;
+	size_t count = 0;
+
+	for (int k = 0; k < 8; k++)
+		pg_array_init(&a[k], ARRAY_MAX);
+	for (size_t i = 0; i < c->n; i++) {
+		struct batch_item *it = &c->items[i];
+		char *headers;
+
+		if (it->outcome == OUTCOME_SKIP || (it->outcome == OUTCOME_CREATED) ||
+		    (!it->reissue && it->outcome != OUTCOME_EXISTING))
+			continue;
+		pg_array_add(&a[6], it->request_id);
+		pg_array_add(&a[7], batch_outcome_name(it->outcome));
+		count++;
+		if (it->outcome != OUTCOME_REISSUED)
+			continue;
+		headers = headers_json(it);
+		pg_array_add(&a[0], it->request_id);
+		pg_array_add(&a[1], it->user_id);
+		pg_array_add(&a[2], it->phone);
+		pg_array_add(&a[3], it->otp_id);
+		pg_array_add_bytea(&a[4], it->value, it->value_len);
+		pg_array_add(&a[5], headers);
+		free(headers);
+	}
+	if (count == 0) {
+		cls = PG_OK;
+		goto out;
+	}
+	for (int k = 0; k < 8; k++) {
+		params[k] = pg_array_text(&a[k]);
+		if (!params[k]) {
+			snprintf(errstr, errstr_size, "batch too large");
+			goto out;
+		}
+	}
+	fmt_ts(c->st->expires_at_ms, expires, sizeof(expires));
+	fmt_ts(c->st->issued_at_ms, issued, sizeof(issued));
+	params[8] = issued;
+	params[9] = expires;
+	params[10] = c->st->topic;
+	cls = run(conn,
+		  "WITH c AS ("
+		  "  SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[],"
+		  "    $4::uuid[], $5::bytea[], $6::jsonb[])"
+		  "  AS c(request_id, user_id, phone, otp_id, value, headers)"
+		  "), i AS ("
+		  "  INSERT INTO otpflow.otp_issuance (otp_id, user_id,"
+		  "    phone_number, request_id, issued_at, expires_at)"
+		  "  SELECT otp_id, user_id, phone, request_id, $9::timestamptz,"
+		  "    $10::timestamptz FROM c"
+		  "), o AS ("
+		  "  INSERT INTO otpflow.outbox (topic, key, value, headers, otp_id)"
+		  "  SELECT $11, phone, value, headers, otp_id FROM c"
+		  ")"
+		  "INSERT INTO otpflow.processed_requests (request_id, outcome)"
+		  "  SELECT * FROM unnest($7::uuid[], $8::text[])",
+		  11, params, NULL, errstr, errstr_size);
+out:
+	for (int k = 0; k < 8; k++)
+		pg_array_free(&a[k]);
+	return cls;
+}
+
+static enum pg_class commit_body(PGconn *conn, void *arg, char *errstr,
+				 size_t errstr_size)
+{
+	struct commit_ctx *c = arg;
+	enum pg_class cls;
+
+	/* A rerun starts from the outcomes the pre-filter left. */
+	for (size_t i = 0; i < c->n; i++)
+		c->items[i].outcome = c->before[i];
+	cls = mark_processed(conn, c->items, c->n, errstr, errstr_size);
+	for (size_t i = 0; cls == PG_OK && i < c->n; i++) {
+		struct batch_item *it = &c->items[i];
+		if (it->reissue && it->outcome == OUTCOME_NONE)
+			cls = it->job.ok ? reissue(conn, it, c, errstr,
+						   errstr_size) :
+					   (it->outcome = OUTCOME_DROPPED, PG_OK);
+	}
+	if (cls == PG_OK)
+		cls = create_users(conn, c, errstr, errstr_size);
+	if (cls == PG_OK)
+		cls = record_rest(conn, c, errstr, errstr_size);
+	return cls;
+}
+
+enum pg_class store_commit(PGconn *conn, struct batch_item *items, size_t n,
+			   const struct store_settings *st,
+			   store_encode_fn encode, void *encode_arg,
+			   char *errstr, size_t errstr_size)
+{
+	struct commit_ctx *c = malloc(sizeof(*c) + n * sizeof(enum outcome));
+	enum pg_class cls;
+
+	if (!c) {
+		snprintf(errstr, errstr_size, "out of memory");
+		return PG_FAILED;
+	}
+	*c = (struct commit_ctx){ items, n, st, encode, encode_arg };
+	for (size_t i = 0; i < n; i++)
+		c->before[i] = items[i].outcome;
+	cls = pg_txn_run(conn, commit_body, c, TXN_ATTEMPTS, errstr,
+			 errstr_size);
+	free(c);
+	return cls;
+}
+
+enum pg_class store_outbox_delete(PGconn *conn, const struct batch_item *items,
+				  size_t n, char *errstr, size_t errstr_size)
+{
+	struct pg_array ids;
+	const char *params[1];
+	enum pg_class cls = PG_OK;
+
+	pg_array_init(&ids, ARRAY_MAX);
+	for (size_t i = 0; i < n; i++)
+		if (items[i].delivered)
+			pg_array_add(&ids, items[i].otp_id);
+	params[0] = pg_array_text(&ids);
+	if (ids.n > 0)
+		cls = run(conn,
+			  "DELETE FROM otpflow.outbox WHERE otp_id = ANY($1::uuid[])",
+			  1, params, NULL, errstr, errstr_size);
+	pg_array_free(&ids);
+	return cls;
+}
+
+enum pg_class store_outbox_load(PGconn *conn, struct batch_item *items,
+				size_t max, size_t *n_out, char *errstr,
+				size_t errstr_size)
+{
+	char limit[24];
+	const char *params[1] = { limit };
+	PGresult *res;
+	enum pg_class cls;
+
+	*n_out = 0;
+	snprintf(limit, sizeof(limit), "%zu", max);
+	/* Binary results: the bytea value arrives as its raw bytes (every
+	 * other column is text, whose binary form is its characters). */
+	res = PQexecParams(conn,
+			   "SELECT key, value, otp_id::text,"
+			   "  coalesce(headers->>'request-id', ''),"
+			   "  coalesce(headers->>'traceparent', '')"
+			   "FROM otpflow.outbox ORDER BY id LIMIT $1::int",
+			   1, NULL, params, NULL, NULL, 1);
+	cls = pg_classify(conn, res);
+	if (cls != PG_OK) {
+		snprintf(errstr, errstr_size, "%s", PQerrorMessage(conn));
+		errstr[strcspn(errstr, "\n")] = '\0';
+		PQclear(res);
+		return cls;
+	}
+	for (int r = 0; r < PQntuples(res); r++) {
+		struct batch_item *it = &items[(*n_out)++];
+		size_t len = (size_t)PQgetlength(res, r, 1);
+
+		memset(it, 0, sizeof(*it));
+		it->value = malloc(len ? len : 1);
+		it->rec = json_pack("{s:s,s:s}", "phone_number",
+				    PQgetvalue(res, r, 0), "request_id",
+				    PQgetvalue(res, r, 3));
+		if (!it->value || !it->rec) {
+			snprintf(errstr, errstr_size, "out of memory");
+			PQclear(res);
+			return PG_FAILED;
+		}
+		memcpy(it->value, PQgetvalue(res, r, 1), len);
+		it->value_len = len;
+		it->phone = json_string_value(json_object_get(it->rec,
+							      "phone_number"));
+		it->request_id = json_string_value(json_object_get(it->rec,
+								   "request_id"));
+		snprintf(it->otp_id, sizeof(it->otp_id), "%s",
+			 PQgetvalue(res, r, 2));
+		snprintf(it->traceparent, sizeof(it->traceparent), "%s",
+			 PQgetvalue(res, r, 4));
+		it->outcome = OUTCOME_CREATED;
+	}
+	PQclear(res);
+	return PG_OK;
+}

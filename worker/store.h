@@ -1,0 +1,63 @@
+/*
+ * The worker's Postgres side: the one transaction per batch that records
+ * request ids, creates users with ON CONFLICT (phone_number) DO NOTHING,
+ * their roles, the issued codes and the outbox rows; re-issues; and the
+ * outbox bookkeeping after publishing.
+ */
+#ifndef OTPFLOW_WORKER_STORE_H
+#define OTPFLOW_WORKER_STORE_H
+
+#include <libpq-fe.h>
+#include <stddef.h>
+
+#include "batch.h"
+#include "pg.h"
+
+struct store_settings {
+	const char *topic;      /* where the outbox rows go (sms-otp) */
+	bool disabled;          /* AUTH_DISABLE_NEW_USERS */
+	const char *avatar_url; /* '' or the Gravatar URL */
+	long long cooldown_ms;  /* OTPFLOW_OTP_COOLDOWN (REISSUE) */
+	long long max_per_hour; /* OTPFLOW_OTP_MAX_PER_HOUR (REISSUE) */
+	long long issued_at_ms; /* of this batch's codes */
+	long long expires_at_ms;
+};
+
+/*
+ * Encodes the OtpIssued record of a re-issued item once its user_id is
+ * known (inside the transaction). Returns 0 or -1.
+ */
+typedef int (*store_encode_fn)(void *arg, struct batch_item *it);
+
+/*
+ * Pre-filter outside any transaction: items already processed become
+ * OUTCOME_SKIP, SIGNUP items whose phone is registered OUTCOME_EXISTING,
+ * so no code is hashed for them. The transaction re-checks both.
+ */
+enum pg_class store_prefilter(PGconn *conn, struct batch_item *items,
+			      size_t n, char *errstr, size_t errstr_size);
+
+/*
+ * The batch transaction (retried on serialization failures, deadlocks and
+ * a concurrent worker's conflicting insert). On PG_OK every item has its
+ * final outcome and the created/re-issued ones have outbox rows.
+ */
+enum pg_class store_commit(PGconn *conn, struct batch_item *items, size_t n,
+			   const struct store_settings *st,
+			   store_encode_fn encode, void *encode_arg,
+			   char *errstr, size_t errstr_size);
+
+/* Deletes the outbox rows of delivered items (by otp_id). */
+enum pg_class store_outbox_delete(PGconn *conn, const struct batch_item *items,
+				  size_t n, char *errstr, size_t errstr_size);
+
+/*
+ * Loads up to max outbox rows left by an earlier run (oldest first) as
+ * items with value, phone, otp_id, request_id and traceparent set; *n_out
+ * is how many. The caller clears the items.
+ */
+enum pg_class store_outbox_load(PGconn *conn, struct batch_item *items,
+				size_t max, size_t *n_out, char *errstr,
+				size_t errstr_size);
+
+#endif

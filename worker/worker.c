@@ -1,0 +1,689 @@
+/*
+ * Worker loop. The order of effects per batch is the delivery guarantee:
+ *
+ *   1. decode (undecodable records are logged, counted and skipped)
+ *   2. pre-filter: already processed / already registered need no code
+ *   3. codes, bcrypt on the hash pool, sealed OtpIssued records
+ *   4. one transaction: dedup record, users, roles, issuance, outbox
+ *   5. publish the batch's outbox rows; wait for every delivery report
+ *   6. delete the delivered outbox rows
+ *   7. store the offsets (committed in the background)
+ *
+ * A crash before 4 commits nothing (redelivery redoes it); between 4 and 7
+ * the outbox survives and is published again at start (the sender dedups
+ * by otp_id); the dedup table makes a redelivered request a no-op.
+ * Postgres or Kafka outages block the loop (retrying with backoff) rather
+ * than skip anything.
+ */
+#include "worker.h"
+
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "batch.h"
+#include "hashpool.h"
+#include "kafka.h"
+#include "log.h"
+#include "migrate.h"
+#include "paths.h"
+#include "pg.h"
+#include "phone.h"
+#include "seal.h"
+#include "signals.h"
+#include "store.h"
+
+#define GROUP "otpflow-worker"
+#define OUTBOX_CHUNK 500
+#define BACKOFF_MAX_MS 2000
+#define FLUSH_STEP_MS 1000
+/* md5("") — Nhost hashes the e-mail, which an SMS sign-up does not have. */
+#define GRAVATAR_EMPTY_MD5 "d41d8cd98f00b204e9800998ecf8427e"
+
+struct worker {
+	const struct cfg *cfg;
+	struct events *ev;
+	PGconn *pg;
+	rd_kafka_t *consumer;
+	rd_kafka_queue_t *queue;
+	rd_kafka_t *producer;
+	struct hashpool *hp;
+	struct seal_keys keys;
+	size_t batch_size;
+	int batch_timeout_ms;
+	char avatar_url[256];
+	struct store_settings settings;
+	const char *crash_point; /* OTPFLOW_TEST_CRASH_POINT, tests only */
+	atomic_bool pg_ok;
+	atomic_bool kafka_ok;
+	unsigned long long undecodable;
+};
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(long long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
+	nanosleep(&ts, NULL);
+}
+
+/* Test-only: die like kill -9 at a named point. */
+static void crash_point(const struct worker *w, const char *name)
+{
+	if (w->crash_point && strcmp(w->crash_point, name) == 0) {
+		LOG(LOG_WARN, "test crash point reached", "point", name);
+		raise(SIGKILL);
+	}
+}
+
+/* --- Postgres with reconnects ------------------------------------------ */
+
+/* Makes sure w->pg is usable; waits (bounded by stop) while it is not. */
+static bool pg_ensure(struct worker *w)
+{
+	long long backoff = 100;
+	char errstr[512];
+
+	while (!signals_stop_requested()) {
+		if (w->pg && PQstatus(w->pg) == CONNECTION_OK)
+			return true;
+		if (w->pg) {
+			PQfinish(w->pg);
+			w->pg = NULL;
+		}
+		w->pg = pg_connect(cfg_str(w->cfg, CFG_OTPFLOW_DATABASE_URL),
+				   "otpflow-worker", errstr, sizeof(errstr));
+		if (w->pg) {
+			atomic_store(&w->pg_ok, true);
+			LOG(LOG_INFO, "postgres connected");
+			return true;
+		}
+		if (atomic_exchange(&w->pg_ok, false))
+			LOG(LOG_WARN, "postgres unavailable; waiting", "error",
+			    errstr);
+		sleep_ms(backoff);
+		backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS :
+							 backoff * 2;
+	}
+	return false;
+}
+
+/* A failed statement: retriable ones reconnect; others are bugs. */
+static bool pg_failed(struct worker *w, enum pg_class cls, const char *what,
+		      const char *errstr)
+{
+	LOG(cls == PG_FAILED ? LOG_ERROR : LOG_WARN, "postgres failure", "step",
+	    what, "error", errstr);
+	if (cls == PG_RETRY_CONN) {
+		atomic_store(&w->pg_ok, false);
+		PQfinish(w->pg);
+		w->pg = NULL;
+	}
+	sleep_ms(cls == PG_FAILED ? BACKOFF_MAX_MS : 200);
+	return pg_ensure(w);
+}
+
+/* --- Events ------------------------------------------------------------ */
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
+			void *opaque)
+{
+	struct batch_item *it = rkm->_private;
+
+	it->delivered = rkm->err == RD_KAFKA_RESP_ERR_NO_ERROR;
+	if (rkm->err)
+		LOG(LOG_WARN, "OtpIssued not delivered", "request_id",
+		    it->request_id, "error", rd_kafka_err2name(rkm->err));
+}
+
+/* Seals the item's code and encodes its OtpIssued record. */
+static int encode_otp(void *arg, struct batch_item *it)
+{
+	struct worker *w = arg;
+	unsigned char sealed[SEAL_SEALED_BYTES];
+	char b64[sodium_base64_ENCODED_LEN(SEAL_SEALED_BYTES,
+					   sodium_base64_VARIANT_ORIGINAL)];
+	char errstr[256];
+	json_t *rec;
+	int rc;
+
+	if (seal_code(&w->keys, it->job.code, sealed))
+		return -1;
+	sodium_bin2base64(b64, sizeof(b64), sealed, sizeof(sealed),
+			  sodium_base64_VARIANT_ORIGINAL);
+	rec = json_pack("{s:s,s:s,s:s,s:s,s:O,s:s,s:I,s:I}", "otp_id",
+			it->otp_id, "request_id", it->request_id, "user_id",
+			it->user_id, "phone_number", it->phone, "locale",
+			json_object_get(it->rec, "locale"), "otp_sealed", b64,
+			"issued_at", (json_int_t)w->settings.issued_at_ms,
+			"expires_at", (json_int_t)w->settings.expires_at_ms);
+	if (!rec)
+		return -1;
+	free(it->value);
+	it->value = NULL;
+	rc = events_encode(w->ev, EVENTS_OTP_ISSUED, rec, &it->value,
+			   &it->value_len, errstr, sizeof(errstr));
+	if (rc)
+		LOG(LOG_ERROR, "cannot encode OtpIssued", "request_id",
+		    it->request_id, "error", errstr);
+	json_decref(rec);
+	return rc;
+}
+
+/* Decodes one record into an item; false (logged) if undecodable. */
+static bool decode(struct worker *w, const rd_kafka_message_t *rkm,
+		   struct batch_item *it)
+{
+	const rd_kafka_headers_t *hdrs = NULL;
+	const void *tp = NULL;
+	size_t tp_len = 0;
+	char parent[IDS_TRACEPARENT_SIZE] = "";
+	char errstr[256];
+
+	memset(it, 0, sizeof(*it));
+	if (!rkm->err &&
+	    events_decode(w->ev, EVENTS_SIGNUP_REQUESTED, rkm->payload,
+			  rkm->len, &it->rec, errstr, sizeof(errstr)) == 0) {
+		it->request_id = json_string_value(
+			json_object_get(it->rec, "request_id"));
+		it->phone = json_string_value(
+			json_object_get(it->rec, "phone_number"));
+		if (ids_uuid_valid(it->request_id) && it->phone &&
+		    json_is_array(json_object_get(it->rec, "allowed_roles"))) {
+			it->reissue = strcmp(json_string_value(json_object_get(
+						     it->rec, "kind")),
+					     "REISSUE") == 0;
+			if (rd_kafka_message_headers(rkm,
+						     (rd_kafka_headers_t **)&hdrs) ==
+				    RD_KAFKA_RESP_ERR_NO_ERROR &&
+			    rd_kafka_header_get_last(hdrs, "traceparent", &tp,
+						     &tp_len) ==
+				    RD_KAFKA_RESP_ERR_NO_ERROR &&
+			    tp_len < sizeof(parent))
+				snprintf(parent, sizeof(parent), "%.*s",
+					 (int)tp_len, (const char *)tp);
+			ids_traceparent_child(parent, it->traceparent);
+			return true;
+		}
+		snprintf(errstr, sizeof(errstr), "invalid request_id or fields");
+	} else if (rkm->err) {
+		snprintf(errstr, sizeof(errstr), "%s",
+			 rd_kafka_err2str(rkm->err));
+	}
+	{
+		char where[64];
+		snprintf(where, sizeof(where), "%s/%d/%lld",
+			 rd_kafka_topic_name(rkm->rkt), (int)rkm->partition,
+			 (long long)rkm->offset);
+		LOG(LOG_WARN, "undecodable record skipped", "record", where,
+		    "error", errstr);
+	}
+	w->undecodable++;
+	json_decref(it->rec);
+	memset(it, 0, sizeof(*it));
+	return false;
+}
+
+/* --- Publishing -------------------------------------------------------- */
+
+/*
+ * Publishes the items that carry an OtpIssued and waits until every one is
+ * delivered, retrying failures; false only on a stop signal.
+ */
+static bool publish(struct worker *w, struct batch_item *items, size_t n)
+{
+	const char *topic = cfg_str(w->cfg, CFG_OTPFLOW_TOPIC_SMS_OTP);
+	long long backoff = 100;
+
+	for (;;) {
+		size_t pending = 0;
+
+		for (size_t i = 0; i < n; i++) {
+			struct batch_item *it = &items[i];
+			rd_kafka_resp_err_t err;
+
+			if (!it->value || it->delivered ||
+			    (it->outcome != OUTCOME_CREATED &&
+			     it->outcome != OUTCOME_REISSUED))
+				continue;
+			err = rd_kafka_producev(
+				w->producer, RD_KAFKA_V_TOPIC(topic),
+				RD_KAFKA_V_KEY(it->phone, strlen(it->phone)),
+				RD_KAFKA_V_VALUE(it->value, it->value_len),
+				RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+				RD_KAFKA_V_HEADER("request-id", it->request_id,
+						  -1),
+				RD_KAFKA_V_HEADER("traceparent", it->traceparent,
+						  -1),
+				RD_KAFKA_V_OPAQUE(it), RD_KAFKA_V_END);
+			if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+				rd_kafka_poll(w->producer, 100);
+				i--; /* same item again */
+				continue;
+			}
+			if (err)
+				LOG(LOG_ERROR, "cannot queue OtpIssued", "error",
+				    rd_kafka_err2name(err));
+			pending++;
+		}
+		if (pending == 0)
+			return true;
+		while (rd_kafka_flush(w->producer, FLUSH_STEP_MS) ==
+		       RD_KAFKA_RESP_ERR__TIMED_OUT) {
+			atomic_store(&w->kafka_ok, false);
+			if (signals_stop_requested())
+				return false;
+		}
+		pending = 0;
+		for (size_t i = 0; i < n; i++)
+			pending += items[i].value && !items[i].delivered &&
+				   (items[i].outcome == OUTCOME_CREATED ||
+				    items[i].outcome == OUTCOME_REISSUED);
+		atomic_store(&w->kafka_ok, pending == 0);
+		if (pending == 0)
+			return true;
+		if (signals_stop_requested())
+			return false;
+		sleep_ms(backoff);
+		backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS :
+							 backoff * 2;
+	}
+}
+
+/* Publishes and deletes every outbox row left by an earlier run. */
+static bool drain_outbox(struct worker *w)
+{
+	struct batch_item *items = calloc(OUTBOX_CHUNK, sizeof(*items));
+	size_t total = 0;
+	bool ok = false;
+
+	if (!items)
+		return false;
+	for (;;) {
+		char errstr[512];
+		size_t n = 0;
+		enum pg_class cls;
+
+		if (!pg_ensure(w))
+			goto out;
+		cls = store_outbox_load(w->pg, items, OUTBOX_CHUNK, &n, errstr,
+					sizeof(errstr));
+		if (cls != PG_OK) {
+			if (!pg_failed(w, cls, "outbox load", errstr))
+				goto out;
+			continue;
+		}
+		if (n == 0)
+			break;
+		if (!publish(w, items, n))
+			goto out_clear;
+		while ((cls = store_outbox_delete(w->pg, items, n, errstr,
+						  sizeof(errstr))) != PG_OK)
+			if (!pg_failed(w, cls, "outbox delete", errstr))
+				goto out_clear;
+		total += n;
+		for (size_t i = 0; i < n; i++)
+			batch_item_clear(&items[i]);
+	}
+	if (total) {
+		char count[24];
+		snprintf(count, sizeof(count), "%zu", total);
+		LOG(LOG_INFO, "published outbox rows left by an earlier run",
+		    "count", count);
+	}
+	ok = true;
+	goto out;
+out_clear:
+	for (size_t i = 0; i < OUTBOX_CHUNK; i++)
+		batch_item_clear(&items[i]);
+out:
+	free(items);
+	return ok;
+}
+
+/* --- One batch --------------------------------------------------------- */
+
+/* Marks duplicates inside the batch: request ids, and phones of SIGNUPs. */
+static void dedup_batch(struct batch_item *items, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (!items[i].rec || items[i].outcome != OUTCOME_NONE)
+			continue;
+		for (size_t j = 0; j < i; j++) {
+			if (!items[j].rec)
+				continue;
+			if (strcmp(items[i].request_id, items[j].request_id) == 0) {
+				items[i].outcome = OUTCOME_SKIP;
+				break;
+			}
+			if (!items[i].reissue && !items[j].reissue &&
+			    strcmp(items[i].phone, items[j].phone) == 0) {
+				items[i].outcome = OUTCOME_EXISTING;
+				break;
+			}
+		}
+	}
+}
+
+/* Codes for every item still undecided (new users and re-issues). */
+static bool make_codes(struct worker *w, struct batch_item *items, size_t n)
+{
+	struct hash_job *jobs = calloc(n ? n : 1, sizeof(*jobs));
+	size_t m = 0;
+
+	if (!jobs)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (!items[i].rec || items[i].outcome != OUTCOME_NONE)
+			continue;
+		if (!otp_generate(jobs[m].code)) {
+			free(jobs);
+			return false;
+		}
+		m++;
+	}
+	hashpool_run(w->hp, jobs, m);
+	m = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct batch_item *it = &items[i];
+
+		if (!it->rec || it->outcome != OUTCOME_NONE)
+			continue;
+		it->job = jobs[m++];
+		ids_uuid_v4(it->otp_id);
+		if (!it->reissue) {
+			ids_uuid_v4(it->user_id);
+			if (!it->job.ok || encode_otp(w, it))
+				return explicit_bzero(jobs, n * sizeof(*jobs)),
+				       free(jobs), false;
+		}
+	}
+	explicit_bzero(jobs, n * sizeof(*jobs));
+	free(jobs);
+	return true;
+}
+
+/* Stores offset+1 of the last record of each partition in the batch. */
+static void store_offsets(struct worker *w, rd_kafka_message_t **msgs,
+			  size_t n)
+{
+	rd_kafka_topic_partition_list_t *list =
+		rd_kafka_topic_partition_list_new((int)n);
+	rd_kafka_resp_err_t err;
+
+	for (size_t i = 0; i < n; i++) {
+		rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_find(
+			list, rd_kafka_topic_name(msgs[i]->rkt),
+			msgs[i]->partition);
+		if (!tp)
+			tp = rd_kafka_topic_partition_list_add(
+				list, rd_kafka_topic_name(msgs[i]->rkt),
+				msgs[i]->partition);
+		if (msgs[i]->offset + 1 > tp->offset)
+			tp->offset = msgs[i]->offset + 1;
+	}
+	err = rd_kafka_offsets_store(w->consumer, list);
+	if (err)
+		LOG(LOG_WARN, "offsets not stored (partition revoked?)", "error",
+		    rd_kafka_err2name(err));
+	rd_kafka_topic_partition_list_destroy(list);
+}
+
+static bool process(struct worker *w, rd_kafka_message_t **msgs, size_t n)
+{
+	struct batch_item *items = calloc(n, sizeof(*items));
+	char errstr[512];
+	enum pg_class cls;
+	bool ok = false;
+
+	if (!items)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		decode(w, msgs[i], &items[i]);
+	dedup_batch(items, n);
+	{
+		/* Undecodable records have no item; compact the rest. */
+		size_t m = 0;
+		for (size_t i = 0; i < n; i++)
+			if (items[i].rec)
+				items[m++] = items[i];
+		memset(items + m, 0, (n - m) * sizeof(*items));
+		for (;;) {
+			if (!pg_ensure(w))
+				goto out;
+			cls = store_prefilter(w->pg, items, m, errstr,
+					      sizeof(errstr));
+			if (cls == PG_OK)
+				break;
+			if (!pg_failed(w, cls, "prefilter", errstr))
+				goto out;
+		}
+		w->settings.issued_at_ms = now_ms();
+		w->settings.expires_at_ms = w->settings.issued_at_ms +
+					    cfg_ms(w->cfg, CFG_OTPFLOW_OTP_TTL);
+		if (!make_codes(w, items, m)) {
+			LOG(LOG_ERROR, "cannot make codes");
+			goto out;
+		}
+		while ((cls = store_commit(w->pg, items, m, &w->settings,
+					   encode_otp, w, errstr,
+					   sizeof(errstr))) != PG_OK)
+			if (!pg_failed(w, cls, "commit", errstr))
+				goto out;
+		crash_point(w, "after-commit");
+		if (!publish(w, items, m))
+			goto out;
+		crash_point(w, "after-publish");
+		while ((cls = store_outbox_delete(w->pg, items, m, errstr,
+						  sizeof(errstr))) != PG_OK)
+			if (!pg_failed(w, cls, "outbox delete", errstr))
+				goto out;
+		for (size_t i = 0; i < m; i++) {
+			char masked[PHONE_MAX + 8];
+			phone_mask(items[i].phone, masked, sizeof(masked));
+			LOG(LOG_DEBUG, "request processed", "request_id",
+			    items[i].request_id, "phone", masked, "outcome",
+			    batch_outcome_name(items[i].outcome));
+		}
+		for (size_t i = 0; i < m; i++)
+			batch_item_clear(&items[i]);
+	}
+	store_offsets(w, msgs, n);
+	ok = true;
+out:
+	for (size_t i = 0; i < n; i++)
+		if (items[i].rec || items[i].value)
+			batch_item_clear(&items[i]);
+	free(items);
+	return ok;
+}
+
+/* --- Lifecycle --------------------------------------------------------- */
+
+static bool migrate(struct worker *w)
+{
+	char sql_dir[4096], errstr[1024];
+	int applied = 0;
+
+	paths_data(w->cfg, "sql", sql_dir, sizeof(sql_dir));
+	while (pg_ensure(w)) {
+		if (migrate_run(w->pg, sql_dir, &applied, errstr,
+				sizeof(errstr)) == 0) {
+			char count[16];
+			snprintf(count, sizeof(count), "%d", applied);
+			LOG(LOG_INFO, "migrations applied", "count", count);
+			return true;
+		}
+		LOG(LOG_ERROR, "migration failed", "error", errstr);
+		if (PQstatus(w->pg) == CONNECTION_OK)
+			return false; /* a real problem, not an outage */
+		PQfinish(w->pg);
+		w->pg = NULL;
+	}
+	return false;
+}
+
+struct worker *worker_new(const struct cfg *cfg, struct events *ev,
+			  char *errstr, size_t errstr_size)
+{
+	struct worker *w = calloc(1, sizeof(*w));
+	const char *topic = cfg_str(cfg, CFG_OTPFLOW_TOPIC_SIGNUP_REQUESTS);
+	rd_kafka_topic_partition_list_t *subs;
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	long long threads = cfg_int(cfg, CFG_OTPFLOW_WORKER_HASH_THREADS);
+	long long cost = cfg_int(cfg, CFG_OTPFLOW_OTP_BCRYPT_COST);
+	rd_kafka_resp_err_t err;
+
+	if (!w) {
+		snprintf(errstr, errstr_size, "out of memory");
+		return NULL;
+	}
+	w->cfg = cfg;
+	w->ev = ev;
+	w->batch_size = (size_t)cfg_int(cfg, CFG_OTPFLOW_WORKER_BATCH_SIZE);
+	w->batch_timeout_ms = (int)cfg_ms(cfg, CFG_OTPFLOW_WORKER_BATCH_TIMEOUT);
+	w->crash_point = getenv("OTPFLOW_TEST_CRASH_POINT");
+	if (cfg_bool(cfg, CFG_AUTH_GRAVATAR_ENABLED))
+		snprintf(w->avatar_url, sizeof(w->avatar_url),
+			 "https://www.gravatar.com/avatar/%s?d=%s&r=%s",
+			 GRAVATAR_EMPTY_MD5,
+			 cfg_str(cfg, CFG_AUTH_GRAVATAR_DEFAULT),
+			 cfg_str(cfg, CFG_AUTH_GRAVATAR_RATING));
+	w->settings = (struct store_settings){
+		.topic = cfg_str(cfg, CFG_OTPFLOW_TOPIC_SMS_OTP),
+		.disabled = cfg_bool(cfg, CFG_AUTH_DISABLE_NEW_USERS),
+		.avatar_url = w->avatar_url,
+		.cooldown_ms = cfg_ms(cfg, CFG_OTPFLOW_OTP_COOLDOWN),
+		.max_per_hour = cfg_int(cfg, CFG_OTPFLOW_OTP_MAX_PER_HOUR),
+	};
+	if (w->batch_size < 1 || w->batch_size > 10000 || cost < 4 ||
+	    cost > 31) {
+		snprintf(errstr, errstr_size,
+			 "OTPFLOW_WORKER_BATCH_SIZE must be 1..10000 and "
+			 "OTPFLOW_OTP_BCRYPT_COST 4..31");
+		goto fail;
+	}
+	if (seal_keys_public(&w->keys,
+			     cfg_str(cfg, CFG_OTPFLOW_SEAL_PUBLIC_KEY), errstr,
+			     errstr_size))
+		goto fail_key;
+	w->hp = hashpool_new(threads > 0 ? (unsigned)threads :
+					   (unsigned)(cores > 0 ? cores : 1),
+			     (int)cost);
+	if (!w->hp) {
+		snprintf(errstr, errstr_size, "cannot start hash threads");
+		goto fail;
+	}
+	w->producer = kafka_producer_new(cfg, on_delivery, w, NULL, errstr,
+					 errstr_size);
+	if (!w->producer)
+		goto fail;
+	w->consumer = kafka_consumer_new(cfg, GROUP, NULL, errstr, errstr_size);
+	if (!w->consumer)
+		goto fail;
+	subs = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(subs, topic, RD_KAFKA_PARTITION_UA);
+	err = rd_kafka_subscribe(w->consumer, subs);
+	rd_kafka_topic_partition_list_destroy(subs);
+	if (err) {
+		snprintf(errstr, errstr_size, "subscribe %s: %s", topic,
+			 rd_kafka_err2str(err));
+		goto fail;
+	}
+	w->queue = rd_kafka_queue_get_consumer(w->consumer);
+	if (!migrate(w)) {
+		snprintf(errstr, errstr_size, "migrations did not apply");
+		goto fail;
+	}
+	return w;
+fail_key:
+	{
+		char why[300];
+		snprintf(why, sizeof(why), "OTPFLOW_SEAL_PUBLIC_KEY: %s", errstr);
+		snprintf(errstr, errstr_size, "%s", why);
+	}
+fail:
+	worker_free(w);
+	return NULL;
+}
+
+int worker_run(struct worker *w)
+{
+	rd_kafka_message_t **msgs = calloc(w->batch_size, sizeof(*msgs));
+	int rc = 0;
+
+	if (!msgs)
+		return 1;
+	if (!drain_outbox(w))
+		goto out;
+	atomic_store(&w->kafka_ok, true);
+	while (!signals_stop_requested()) {
+		ssize_t n = rd_kafka_consume_batch_queue(
+			w->queue, w->batch_timeout_ms, msgs, w->batch_size);
+		size_t m = 0;
+
+		if (n < 0) {
+			LOG(LOG_ERROR, "consume failed", "error",
+			    rd_kafka_err2str(rd_kafka_last_error()));
+			sleep_ms(200);
+			continue;
+		}
+		/* Errors (e.g. partition EOF) carry no record. */
+		for (ssize_t i = 0; i < n; i++) {
+			if (msgs[i]->err &&
+			    msgs[i]->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+				LOG(LOG_WARN, "consumer error", "error",
+				    rd_kafka_message_errstr(msgs[i]));
+			if (msgs[i]->err) {
+				rd_kafka_message_destroy(msgs[i]);
+				continue;
+			}
+			msgs[m++] = msgs[i];
+		}
+		if (m > 0 && !process(w, msgs, m))
+			rc = signals_stop_requested() ? 0 : 1;
+		for (size_t i = 0; i < m; i++)
+			rd_kafka_message_destroy(msgs[i]);
+		if (rc)
+			break;
+	}
+out:
+	free(msgs);
+	return rc;
+}
+
+bool worker_ready(const struct worker *w)
+{
+	return atomic_load(&w->pg_ok) && atomic_load(&w->kafka_ok);
+}
+
+void worker_free(struct worker *w)
+{
+	if (!w)
+		return;
+	if (w->queue)
+		rd_kafka_queue_destroy(w->queue);
+	if (w->consumer) {
+		rd_kafka_consumer_close(w->consumer);
+		rd_kafka_destroy(w->consumer);
+	}
+	if (w->producer) {
+		rd_kafka_flush(w->producer, 10000);
+		rd_kafka_destroy(w->producer);
+	}
+	hashpool_free(w->hp);
+	if (w->pg)
+		PQfinish(w->pg);
+	sodium_memzero(&w->keys, sizeof(w->keys));
+	free(w);
+}

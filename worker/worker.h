@@ -1,0 +1,39 @@
+/*
+ * The worker's main loop: consume a batch of signup-requests, decide and
+ * hash codes, commit everything in one Postgres transaction, publish the
+ * outbox to sms-otp, delete it on delivery, and only then store the
+ * consumer offsets. Every accepted request has exactly one effect across
+ * crashes and redeliveries.
+ */
+#ifndef OTPFLOW_WORKER_WORKER_H
+#define OTPFLOW_WORKER_WORKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "events.h"
+
+struct worker;
+
+/*
+ * Connects to Postgres (waiting while it is unavailable), applies the
+ * migrations, creates the Kafka clients and the hash pool. Borrows cfg and
+ * ev. NULL with errstr on a configuration problem or a stop signal.
+ */
+struct worker *worker_new(const struct cfg *cfg, struct events *ev,
+			  char *errstr, size_t errstr_size);
+
+/*
+ * Publishes outbox rows left by an earlier run, then processes batches
+ * until a stop signal. Returns the exit status (0 after a clean drain).
+ */
+int worker_run(struct worker *w);
+
+/* True while Kafka and Postgres answer (for /readyz). */
+bool worker_ready(const struct worker *w);
+
+/* Closes the consumer (committing stored offsets) and frees everything. */
+void worker_free(struct worker *w);
+
+#endif
