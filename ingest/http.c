@@ -27,6 +27,7 @@
 #include "err.h"
 #include "ids.h"
 #include "log.h"
+#include "metrics.h"
 #include "publish.h"
 #include "ratelimit.h"
 #include "signup.h"
@@ -44,8 +45,23 @@ enum state {
 	ST_DELIVERED, /* delivery report arrived, connection resumed */
 };
 
+/* Answer codes counted by otpflow_ingest_responses_total. */
+static const char *const status_labels[] = { "200", "400", "403", "404",
+					     "405", "409", "413", "415",
+					     "429", "500", "503", NULL };
+static const double accept_buckets[] = { 0.001, 0.0025, 0.005, 0.01, 0.025,
+					 0.05,	0.1,	0.25,  0.5,  1,
+					 2.5,	5 };
+
+static struct {
+	struct metric *responses; /* by status code */
+	struct metric *accept;    /* body received -> delivery report */
+	struct metric *in_flight;
+} m;
+
 struct request {
 	struct ingest_http *h;
+	long long submitted_ns;
 	struct MHD_Connection *conn;
 	enum state state;
 	bool prechecked;      /* rows 3-6 passed */
@@ -70,9 +86,20 @@ struct ingest_http {
 
 /* --- Responses --------------------------------------------------------- */
 
-static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status,
-			     const char *body, size_t len, const char *hname,
-			     const char *hval)
+static void count_status(unsigned status)
+{
+	char code[8];
+
+	snprintf(code, sizeof(code), "%u", status);
+	for (size_t i = 0; status_labels[i]; i++)
+		if (strcmp(status_labels[i], code) == 0)
+			metrics_inc(m.responses, i, 1);
+}
+
+static enum MHD_Result reply_typed(struct MHD_Connection *conn,
+				   unsigned status, const char *type,
+				   const char *body, size_t len,
+				   const char *hname, const char *hval)
 {
 	struct MHD_Response *resp = MHD_create_response_from_buffer(
 		len, (void *)body, MHD_RESPMEM_MUST_COPY);
@@ -80,13 +107,21 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status,
 
 	if (!resp)
 		return MHD_NO;
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-				"application/json");
+	count_status(status);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
 	if (hname)
 		MHD_add_response_header(resp, hname, hval);
 	ret = MHD_queue_response(conn, status, resp);
 	MHD_destroy_response(resp);
 	return ret;
+}
+
+static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status,
+			     const char *body, size_t len, const char *hname,
+			     const char *hval)
+{
+	return reply_typed(conn, status, "application/json", body, len, hname,
+			   hval);
 }
 
 static enum MHD_Result reply_error(struct MHD_Connection *conn,
@@ -204,6 +239,14 @@ static bool precheck(struct request *req, enum MHD_Result *ret)
 
 /* --- The signup request ------------------------------------------------ */
 
+static long long mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
 static long long now_ms(void)
 {
 	struct timespec ts;
@@ -247,12 +290,15 @@ static enum MHD_Result submit(struct request *req)
 		goto out;
 	}
 	req->state = ST_IN_FLIGHT;
+	req->submitted_ns = mono_ns();
+	metrics_add(m.in_flight, 1);
 	err = publisher_send(h->pub, h->topic,
 			     json_string_value(json_object_get(rec,
 							       "phone_number")),
 			     value, len, request_id, tp, req);
 	if (err) {
 		req->state = ST_READING;
+		metrics_add(m.in_flight, -1);
 		LOG(LOG_WARN, "request not queued", "request_id", request_id,
 		    "error", rd_kafka_err2name(err));
 		ret = reply_error(req->conn, API_ERR_INTERNAL_SERVER_ERROR, 503,
@@ -275,6 +321,10 @@ static void on_done(void *opaque, rd_kafka_resp_err_t err)
 
 	req->kafka_err = err;
 	req->state = ST_DELIVERED;
+	metrics_add(m.in_flight, -1);
+	if (!err)
+		metrics_observe(m.accept,
+				(double)(mono_ns() - req->submitted_ns) / 1e9);
 	MHD_resume_connection(req->conn);
 }
 
@@ -360,8 +410,22 @@ static enum MHD_Result handle_get(struct ingest_http *h,
 		snprintf(body, sizeof(body), "{\"version\":\"%s\"}",
 			 otpflow_version());
 		return reply(conn, 200, body, strlen(body), NULL, NULL);
-	case ROUTE_METRICS:
-		return reply(conn, 200, "", 0, NULL, NULL);
+	case ROUTE_METRICS: {
+		size_t cap = metrics_render_bound();
+		char *text = malloc(cap);
+		size_t len = text ? metrics_render(text, cap) : 0;
+		enum MHD_Result ret;
+
+		if (!len) {
+			free(text);
+			return reply_error(conn, API_ERR_INTERNAL_SERVER_ERROR,
+					   0, NULL, NULL, NULL);
+		}
+		ret = reply_typed(conn, 200, "text/plain; version=0.0.4", text,
+				  len, NULL, NULL);
+		free(text);
+		return ret;
+	}
 	default:
 		return reply_error(conn, API_ERR_INVALID_REQUEST, 404,
 				   "Route not found", NULL, NULL);
@@ -442,6 +506,11 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 
 /* --- Lifecycle --------------------------------------------------------- */
 
+static double ratelimit_clients_metric(void *arg)
+{
+	return (double)ratelimit_clients(arg);
+}
+
 static int parse_listen(const char *listen, struct sockaddr_storage *ss,
 			char *errstr, size_t errstr_size)
 {
@@ -487,6 +556,15 @@ struct ingest_http *ingest_http_start(const struct cfg *cfg, struct events *ev,
 	}
 	h->cfg = cfg;
 	h->ev = ev;
+	m.responses = metrics_counter("otpflow_ingest_responses_total",
+				      "HTTP answers of ingest, by status code.",
+				      "code", status_labels);
+	m.accept = metrics_histogram(
+		"otpflow_ingest_accept_seconds",
+		"Time from a valid request to Kafka's delivery report.",
+		accept_buckets, sizeof(accept_buckets) / sizeof(*accept_buckets));
+	m.in_flight = metrics_gauge("otpflow_ingest_in_flight_requests",
+				    "Requests waiting for Kafka to confirm.");
 	h->max_body = (size_t)cfg_int(cfg, CFG_OTPFLOW_MAX_BODY_BYTES);
 	h->topic = cfg_str(cfg, CFG_OTPFLOW_TOPIC_SIGNUP_REQUESTS);
 	snprintf(h->signup_path, sizeof(h->signup_path), "%s%s",
@@ -508,9 +586,14 @@ struct ingest_http *ingest_http_start(const struct cfg *cfg, struct events *ev,
 				      (size_t)cfg_int(cfg,
 						      CFG_OTPFLOW_RATE_LIMIT_MAX_CLIENTS));
 		if (!h->rl) {
-			snprintf(errstr, errstr_size, "rate limiter: out of memory");
+			snprintf(errstr, errstr_size,
+				 "rate limiter: invalid AUTH_RATE_LIMIT_* "
+				 "settings or out of memory");
 			goto fail;
 		}
+		metrics_gauge_func("otpflow_ingest_ratelimit_clients",
+				   "Client IPs the rate limiter tracks.",
+				   ratelimit_clients_metric, h->rl);
 	}
 	h->pub = publisher_new(cfg, on_done, errstr, errstr_size);
 	if (!h->pub)

@@ -288,3 +288,23 @@ def test_slow_client_is_closed(start_ingest):
         s.settimeout(10)
         # The server closes the idle connection: recv returns b"" (EOF).
         assert s.recv(100) == b""
+
+
+def test_metrics_move_with_traffic(start_ingest):
+    url = start_ingest()
+    assert post(url, {"phoneNumber": "+14155550123"}).status_code == 200
+    post(url, "{}", headers={"Content-Type": "text/plain"})
+    resp = requests.get(url + "/metrics", timeout=10)
+    assert resp.status_code == 200
+    assert resp.headers["Content-Type"].startswith("text/plain")
+    samples = {}
+    for line in resp.text.splitlines():
+        if line.startswith("#"):
+            assert line.startswith(("# HELP otpflow_", "# TYPE otpflow_"))
+            continue
+        name, value = line.rsplit(" ", 1)
+        samples[name] = float(value)
+    assert samples['otpflow_ingest_responses_total{code="200"}'] == 1
+    assert samples['otpflow_ingest_responses_total{code="415"}'] == 1
+    assert samples["otpflow_ingest_accept_seconds_count"] == 1
+    assert samples["otpflow_ingest_in_flight_requests"] == 0
