@@ -15,6 +15,7 @@ static const struct {
 	{ "config", ctl_config, "check the configuration; --markdown: reference" },
 	{ "keygen", ctl_keygen, "make a key pair for the sealed OTP" },
 	{ "topics", ctl_topics, "create missing otpflow topics and list them" },
+	{ "tail", ctl_tail, "print an otpflow topic as JSON lines" },
 };
 
 static void usage(FILE *out)

@@ -1,0 +1,86 @@
+"""otpflowctl against the real stack: tail decodes topics to JSON lines with
+phones masked and no plaintext code; keygen and config behave."""
+
+import base64
+import json
+
+import requests
+from nacl.public import PrivateKey, SealedBox
+
+from otpflow_test import wait_for, read_topic
+
+ROUTE = "/signup/passwordless/sms"
+
+
+def signup(url, phone):
+    resp = requests.post(url + ROUTE, data=json.dumps({"phoneNumber": phone}),
+                         headers={"Content-Type": "application/json"},
+                         timeout=30)
+    assert resp.status_code == 200, resp.text
+
+
+def tail(otpflowctl, topics, topic_var, *args):
+    proc = otpflowctl("tail", topics[topic_var], "--from-beginning",
+                      "--no-follow", *args, env=topics, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return [json.loads(line) for line in proc.stdout.splitlines()]
+
+
+def test_tail_signup_requests_masks_phones(stack, topics, otpflowctl,
+                                          start_ingest):
+    url = start_ingest()
+    signup(url, "+14155550123")
+    signup(url, "+442071838750")
+    lines = tail(otpflowctl, topics, "OTPFLOW_TOPIC_SIGNUP_REQUESTS")
+    assert len(lines) == 2
+    for line in lines:
+        assert line["type"] == "SignupRequested"
+        assert set(line) >= {"topic", "partition", "offset", "timestamp",
+                             "key", "headers", "value"}
+        assert line["headers"]["request-id"] == line["value"]["request_id"]
+        assert "*" in line["key"] and "*" in line["value"]["phone_number"]
+    assert "+14155550123" not in json.dumps(lines)
+    unmasked = tail(otpflowctl, topics, "OTPFLOW_TOPIC_SIGNUP_REQUESTS",
+                    "--unmask")
+    assert sorted(line["key"] for line in unmasked) == ["+14155550123",
+                                                        "+442071838750"]
+    one = otpflowctl("tail", topics["OTPFLOW_TOPIC_SIGNUP_REQUESTS"],
+                     "--from-beginning", "--count", "1", env=topics,
+                     timeout=60)
+    assert one.returncode == 0 and len(one.stdout.splitlines()) == 1
+
+
+def test_tail_sms_otp_shows_no_plaintext_code(stack, topics, fresh_db,
+                                              otpflowctl, start_ingest,
+                                              start_worker, seal_keys):
+    assert otpflowctl("migrate", env={"OTPFLOW_DATABASE_URL": fresh_db}
+                      ).returncode == 0
+    url = start_ingest()
+    start_worker(fresh_db)
+    signup(url, "+14155550124")
+    wait_for(lambda: read_topic(stack.bootstrap,
+                                topics["OTPFLOW_TOPIC_SMS_OTP"]), 60,
+             "OtpIssued")
+    [line] = tail(otpflowctl, topics, "OTPFLOW_TOPIC_SMS_OTP")
+    assert line["type"] == "OtpIssued"
+    sealed = base64.b64decode(line["value"]["otp_sealed"])
+    code = SealedBox(PrivateKey(base64.b64decode(seal_keys["secret"]))
+                     ).decrypt(sealed).decode()
+    assert code not in json.dumps(line)
+
+
+def test_tail_reports_undecodable_records(stack, topics, otpflowctl):
+    from confluent_kafka import Producer
+    producer = Producer({"bootstrap.servers": stack.bootstrap})
+    producer.produce(topics["OTPFLOW_TOPIC_SMS_SENT"], key=b"+14155550125",
+                     value=b"not avro")
+    assert producer.flush(30) == 0
+    [line] = tail(otpflowctl, topics, "OTPFLOW_TOPIC_SMS_SENT")
+    assert "error" in line and line["value_bytes"] == 8
+
+
+def test_tail_usage_errors(otpflowctl):
+    assert otpflowctl("tail").returncode == 2
+    assert otpflowctl("tail", "x", "--count", "0").returncode == 2
+    assert otpflowctl("tail", "--help").returncode == 0
+    assert otpflowctl("nope").returncode == 2
