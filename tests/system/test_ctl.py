@@ -84,3 +84,37 @@ def test_tail_usage_errors(otpflowctl):
     assert otpflowctl("tail", "x", "--count", "0").returncode == 2
     assert otpflowctl("tail", "--help").returncode == 0
     assert otpflowctl("nope").returncode == 2
+
+
+def test_stats_reconciles(stack, topics, fresh_db, otpflowctl, start_ingest,
+                          start_worker):
+    import psycopg2
+    env = {**topics, "OTPFLOW_DATABASE_URL": fresh_db}
+    assert otpflowctl("migrate", env=env).returncode == 0
+    url = start_ingest()
+    for phone in ("+14155550131", "+14155550132", "+14155550132"):
+        signup(url, phone)
+
+    def stats():
+        proc = otpflowctl("stats", env=env, timeout=90)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout
+
+    before = stats()
+    assert "accepted 3 = processed 0 + not yet processed 3" in before
+    assert "not balanced: 3 requests unprocessed" in before
+
+    start_worker(fresh_db)
+    wait_for(lambda: "processed 3 " in stats(), 60, "worker")
+    during = stats()
+    assert "requests: created 2, existing 1" in during
+    assert "codes issued 2 = sent 0 + dead-lettered 0 + in flight 2" in during
+    assert "not balanced" in during
+
+    # What the sender records once the codes are out.
+    with psycopg2.connect(fresh_db) as conn, conn.cursor() as cur:
+        cur.execute("INSERT INTO otpflow.sms_deliveries (otp_id, status) "
+                    "SELECT otp_id, 'sent' FROM otpflow.otp_issuance")
+    conn.close()
+    wait_for(lambda: stats().rstrip().endswith("balanced") and
+             "not balanced" not in stats(), 60, "balanced")

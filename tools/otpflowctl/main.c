@@ -16,6 +16,7 @@ static const struct {
 	{ "keygen", ctl_keygen, "make a key pair for the sealed OTP" },
 	{ "topics", ctl_topics, "create missing otpflow topics and list them" },
 	{ "tail", ctl_tail, "print an otpflow topic as JSON lines" },
+	{ "stats", ctl_stats, "offsets, lag, counts and their reconciliation" },
 };
 
 static void usage(FILE *out)

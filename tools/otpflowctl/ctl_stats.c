@@ -1,0 +1,245 @@
+/*
+ * otpflowctl stats: where every accepted request is. Kafka side: records
+ * per topic (end - start offsets) and the committed lag of the worker and
+ * sender groups. Postgres side: users, request outcomes, pending outbox
+ * rows, issued / sent / dead-lettered codes. Then the reconciliation of
+ * SPEC §5:
+ *
+ *   accepted = created + existing + dropped + reissued   (+ worker lag)
+ *   issued   = sent + dead-lettered                      (+ in flight)
+ *
+ * "balanced" when nothing is in flight; otherwise what is outstanding.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "ctl.h"
+#include "kafka.h"
+#include "pg.h"
+
+#define TIMEOUT_MS 15000
+
+struct topic_stat {
+	enum cfg_id var;
+	const char *group; /* consumer group reading it, or NULL */
+	long long records;
+	long long lag; /* -1: group has no committed offsets */
+};
+
+/* Records and committed lag of one topic. -1 on failure. */
+static int topic_stats(rd_kafka_t *rk, const struct cfg *cfg,
+		       struct topic_stat *ts, char *errstr, size_t errstr_size)
+{
+	const char *topic = cfg_str(cfg, ts->var);
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+	rd_kafka_topic_partition_list_t *parts;
+	rd_kafka_resp_err_t err;
+	int rc = -1;
+
+	err = rd_kafka_metadata(rk, 0, rkt, &md, TIMEOUT_MS);
+	rd_kafka_topic_destroy(rkt);
+	ts->records = 0;
+	ts->lag = 0;
+	if (err || md->topics[0].err) {
+		/* A topic nobody wrote yet: nothing to count. */
+		if (!err && md->topics[0].err ==
+				    RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+			rc = 0;
+		else
+			snprintf(errstr, errstr_size, "%s: %s", topic,
+				 rd_kafka_err2str(err ? err : md->topics[0].err));
+		if (md)
+			rd_kafka_metadata_destroy(md);
+		return rc;
+	}
+	parts = rd_kafka_topic_partition_list_new(md->topics[0].partition_cnt);
+	for (int p = 0; p < md->topics[0].partition_cnt; p++)
+		rd_kafka_topic_partition_list_add(parts, topic,
+						  md->topics[0].partitions[p].id);
+	rd_kafka_metadata_destroy(md);
+	if (ts->group) {
+		rd_kafka_conf_t *conf = kafka_conf_new(cfg, NULL, errstr,
+						       errstr_size);
+		rd_kafka_t *group = NULL;
+
+		if (conf && rd_kafka_conf_set(conf, "group.id", ts->group, errstr,
+					      errstr_size) == RD_KAFKA_CONF_OK)
+			group = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr,
+					     errstr_size);
+		else if (conf)
+			rd_kafka_conf_destroy(conf);
+		if (!group ||
+		    rd_kafka_committed(group, parts, TIMEOUT_MS) !=
+			    RD_KAFKA_RESP_ERR_NO_ERROR) {
+			if (group)
+				rd_kafka_destroy(group);
+			snprintf(errstr, errstr_size,
+				 "committed offsets of %s unavailable", ts->group);
+			goto out;
+		}
+		rd_kafka_destroy(group);
+	}
+	for (int i = 0; i < parts->cnt; i++) {
+		int64_t low, high;
+
+		err = rd_kafka_query_watermark_offsets(
+			rk, topic, parts->elems[i].partition, &low, &high,
+			TIMEOUT_MS);
+		if (err) {
+			snprintf(errstr, errstr_size, "%s: %s", topic,
+				 rd_kafka_err2str(err));
+			goto out;
+		}
+		ts->records += high - low;
+		if (ts->group)
+			ts->lag += high - (parts->elems[i].offset >= 0 ?
+						   (parts->elems[i].offset > low ?
+							    parts->elems[i].offset :
+							    low) :
+						   low);
+	}
+	rc = 0;
+out:
+	rd_kafka_topic_partition_list_destroy(parts);
+	return rc;
+}
+
+/* One integer from a query; -1 on failure (message in errstr). */
+static long long count(PGconn *conn, const char *sql, char *errstr,
+		       size_t errstr_size)
+{
+	PGresult *res = PQexec(conn, sql);
+	long long n = -1;
+
+	if (pg_classify(conn, res) == PG_OK && PQntuples(res) == 1)
+		n = atoll(PQgetvalue(res, 0, 0));
+	else
+		snprintf(errstr, errstr_size, "%s", PQerrorMessage(conn));
+	PQclear(res);
+	return n;
+}
+
+int ctl_stats(int argc, char **argv)
+{
+	struct topic_stat topics[] = {
+		{ CFG_OTPFLOW_TOPIC_SIGNUP_REQUESTS, "otpflow-worker", 0, 0 },
+		{ CFG_OTPFLOW_TOPIC_SMS_OTP, "otpflow-sender", 0, 0 },
+		{ CFG_OTPFLOW_TOPIC_SMS_OTP_RETRY, "otpflow-sender", 0, 0 },
+		{ CFG_OTPFLOW_TOPIC_SMS_SENT, NULL, 0, 0 },
+		{ CFG_OTPFLOW_TOPIC_DEAD_LETTER, NULL, 0, 0 },
+	};
+	static const char *const outcomes[] = { "created", "existing",
+						"dropped", "reissued" };
+	long long outcome[4], users, outbox, issued, sent, dead, processed = 0;
+	char errstr[512];
+	rd_kafka_conf_t *conf;
+	rd_kafka_t *rk = NULL;
+	PGconn *conn = NULL;
+	struct cfg cfg;
+	int rc = CTL_FAILED;
+
+	if (ctl_wants_help(argc, argv)) {
+		puts("usage: otpflowctl stats\n\n"
+		     "Records per topic and the lag of the otpflow-worker and "
+		     "otpflow-sender\ngroups; users, request outcomes, pending "
+		     "outbox rows, issued, sent and\ndead-lettered codes; then "
+		     "the reconciliation\n"
+		     "  accepted = created + existing + dropped + reissued\n"
+		     "  issued   = sent + dead-lettered\n"
+		     "ending with \"balanced\" or \"not balanced: ...\" (records "
+		     "still in flight).\nCounts of topics assume nothing was "
+		     "deleted by retention yet.");
+		return CTL_OK;
+	}
+	if (argc > 0) {
+		fprintf(stderr, "otpflowctl stats: unexpected argument %s\n",
+			argv[0]);
+		return CTL_USAGE;
+	}
+	cfg_load(&cfg, CFG_CTL);
+	if (!cfg_str(&cfg, CFG_OTPFLOW_DATABASE_URL))
+		cfg_error(&cfg, "OTPFLOW_DATABASE_URL is required by "
+				"'otpflowctl stats'");
+	if (cfg.nerrors) {
+		fprintf(stderr, "otpflowctl stats: invalid configuration:\n%s",
+			cfg.errors);
+		cfg_free(&cfg);
+		return CTL_USAGE;
+	}
+	conf = kafka_conf_new(&cfg, NULL, errstr, sizeof(errstr));
+	if (conf && !(rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr,
+					sizeof(errstr))))
+		rd_kafka_conf_destroy(conf);
+	conn = rk ? pg_connect(cfg_str(&cfg, CFG_OTPFLOW_DATABASE_URL),
+			       "otpflowctl", errstr, sizeof(errstr)) :
+		    NULL;
+	if (!conn)
+		goto fail;
+
+	puts("topic                        records   group lag");
+	for (size_t i = 0; i < sizeof(topics) / sizeof(*topics); i++) {
+		if (topic_stats(rk, &cfg, &topics[i], errstr, sizeof(errstr)))
+			goto fail;
+		printf("%-28s %7lld   ", cfg_str(&cfg, topics[i].var),
+		       topics[i].records);
+		if (topics[i].group)
+			printf("%s %lld\n", topics[i].group, topics[i].lag);
+		else
+			puts("-");
+	}
+	for (int i = 0; i < 4; i++) {
+		char sql[160];
+		snprintf(sql, sizeof(sql),
+			 "SELECT count(*) FROM otpflow.processed_requests "
+			 "WHERE outcome = '%s'",
+			 outcomes[i]);
+		if ((outcome[i] = count(conn, sql, errstr, sizeof(errstr))) < 0)
+			goto fail;
+		processed += outcome[i];
+	}
+	users = count(conn, "SELECT count(*) FROM auth.users", errstr,
+		      sizeof(errstr));
+	outbox = count(conn, "SELECT count(*) FROM otpflow.outbox", errstr,
+		       sizeof(errstr));
+	issued = count(conn, "SELECT count(*) FROM otpflow.otp_issuance",
+		       errstr, sizeof(errstr));
+	sent = count(conn, "SELECT count(*) FROM otpflow.sms_deliveries "
+			   "WHERE status = 'sent'",
+		     errstr, sizeof(errstr));
+	dead = count(conn, "SELECT count(*) FROM otpflow.sms_deliveries "
+			   "WHERE status = 'dead_lettered'",
+		     errstr, sizeof(errstr));
+	if (users < 0 || outbox < 0 || issued < 0 || sent < 0 || dead < 0)
+		goto fail;
+
+	printf("\nusers %lld | requests: created %lld, existing %lld, "
+	       "dropped %lld, reissued %lld | outbox pending %lld\n",
+	       users, outcome[0], outcome[1], outcome[2], outcome[3], outbox);
+	printf("codes issued %lld = sent %lld + dead-lettered %lld + in "
+	       "flight %lld\n",
+	       issued, sent, dead, issued - sent - dead);
+	printf("accepted %lld = processed %lld + not yet processed %lld\n",
+	       topics[0].records, processed, topics[0].records - processed);
+	if (topics[0].records == processed && outbox == 0 &&
+	    issued == sent + dead && topics[0].lag == 0)
+		puts("balanced");
+	else
+		printf("not balanced: %lld requests unprocessed, %lld outbox "
+		       "rows, %lld codes in flight, worker lag %lld\n",
+		       topics[0].records - processed, outbox,
+		       issued - sent - dead, topics[0].lag);
+	rc = CTL_OK;
+	goto out;
+fail:
+	fprintf(stderr, "otpflowctl stats: %s\n", errstr);
+out:
+	if (conn)
+		PQfinish(conn);
+	if (rk)
+		rd_kafka_destroy(rk);
+	cfg_free(&cfg);
+	return rc;
+}
