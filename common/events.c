@@ -259,8 +259,8 @@ static json_t *to_json(avro_value_t *v, char *errstr, size_t errstr_size)
 	case AVRO_NULL:
 		return json_null();
 	case AVRO_STRING: {
-		const char *s;
-		size_t size;
+		const char *s = "";
+		size_t size = 0;
 		json_t *j;
 
 		avro_value_get_string(v, &s, &size);
@@ -271,8 +271,8 @@ static json_t *to_json(avro_value_t *v, char *errstr, size_t errstr_size)
 		return j;
 	}
 	case AVRO_BYTES: {
-		const void *p;
-		size_t len;
+		const void *p = NULL;
+		size_t len = 0;
 		size_t cap;
 		char *b64;
 		json_t *j;
@@ -290,32 +290,32 @@ static json_t *to_json(avro_value_t *v, char *errstr, size_t errstr_size)
 		return j;
 	}
 	case AVRO_INT32: {
-		int32_t n;
+		int32_t n = 0;
 		avro_value_get_int(v, &n);
 		return json_integer(n);
 	}
 	case AVRO_INT64: {
-		int64_t n;
+		int64_t n = 0;
 		avro_value_get_long(v, &n);
 		return json_integer(n);
 	}
 	case AVRO_FLOAT: {
-		float f;
+		float f = 0;
 		avro_value_get_float(v, &f);
 		return json_real(f);
 	}
 	case AVRO_DOUBLE: {
-		double d;
+		double d = 0;
 		avro_value_get_double(v, &d);
 		return json_real(d);
 	}
 	case AVRO_BOOLEAN: {
-		int b;
+		int b = 0;
 		avro_value_get_boolean(v, &b);
 		return json_boolean(b);
 	}
 	case AVRO_ENUM: {
-		int sym;
+		int sym = -1;
 		const char *name;
 
 		avro_value_get_enum(v, &sym);

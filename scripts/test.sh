@@ -3,8 +3,9 @@
 #
 #   scripts/test.sh            install what is missing, build (normal and
 #                              ASan+UBSan), run the C unit tests under both,
-#                              then the system tests (pytest) against a real
-#                              Postgres and a real Apache Kafka 4.x broker
+#                              fuzz the parsers briefly (libFuzzer), then the
+#                              system tests (pytest) against a real Postgres
+#                              and a real Apache Kafka 4.x broker
 #   scripts/test.sh -k EXPR    extra arguments go to pytest
 #
 # The system tests start and stop their own Postgres and broker through
@@ -27,6 +28,9 @@ step "unit tests"
 (cd build && ctest --output-on-failure --timeout 120)
 step "unit tests under ASan+UBSan"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure --timeout 300)
+
+step "fuzzing (clang, ASan+UBSan, 20 s per target)"
+tests/fuzz/run.sh 20
 
 step "system tests"
 # Debian's interpreter: the test modules come from Debian packages.
