@@ -458,24 +458,27 @@ enum pg_class store_outbox_delete(PGconn *conn, const struct batch_item *items,
 }
 
 enum pg_class store_outbox_load(PGconn *conn, struct batch_item *items,
-				size_t max, size_t *n_out, char *errstr,
-				size_t errstr_size)
+				size_t max, long long min_age_ms, size_t *n_out,
+				char *errstr, size_t errstr_size)
 {
-	char limit[24];
-	const char *params[1] = { limit };
+	char limit[24], age[48];
+	const char *params[2] = { limit, age };
 	PGresult *res;
 	enum pg_class cls;
 
 	*n_out = 0;
 	snprintf(limit, sizeof(limit), "%zu", max);
+	snprintf(age, sizeof(age), "%lld milliseconds", min_age_ms);
 	/* Binary results: the bytea value arrives as its raw bytes (every
 	 * other column is text, whose binary form is its characters). */
 	res = PQexecParams(conn,
 			   "SELECT key, value, otp_id::text,"
 			   "  coalesce(headers->>'request-id', ''),"
 			   "  coalesce(headers->>'traceparent', '')"
-			   "FROM otpflow.outbox ORDER BY id LIMIT $1::int",
-			   1, NULL, params, NULL, NULL, 1);
+			   "FROM otpflow.outbox "
+			   "WHERE created_at <= now() - $2::interval "
+			   "ORDER BY id LIMIT $1::int",
+			   2, NULL, params, NULL, NULL, 1);
 	cls = pg_classify(conn, res);
 	if (cls != PG_OK) {
 		snprintf(errstr, errstr_size, "%s", PQerrorMessage(conn));

@@ -52,12 +52,12 @@ enum pg_class store_outbox_delete(PGconn *conn, const struct batch_item *items,
 				  size_t n, char *errstr, size_t errstr_size);
 
 /*
- * Loads up to max outbox rows left by an earlier run (oldest first) as
+ * Loads up to max outbox rows at least min_age_ms old (oldest first) as
  * items with value, phone, otp_id, request_id and traceparent set; *n_out
  * is how many. The caller clears the items.
  */
 enum pg_class store_outbox_load(PGconn *conn, struct batch_item *items,
-				size_t max, size_t *n_out, char *errstr,
-				size_t errstr_size);
+				size_t max, long long min_age_ms, size_t *n_out,
+				char *errstr, size_t errstr_size);
 
 #endif

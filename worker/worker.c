@@ -39,6 +39,7 @@
 
 #define GROUP "otpflow-worker"
 #define OUTBOX_CHUNK 500
+#define OUTBOX_SWEEP_MS 30000 /* age and period of the outbox sweep */
 #define BACKOFF_MAX_MS 2000
 #define FLUSH_STEP_MS 1000
 /* md5("") — Nhost hashes the e-mail, which an SMS sign-up does not have. */
@@ -300,8 +301,13 @@ static bool publish(struct worker *w, struct batch_item *items, size_t n)
 	}
 }
 
-/* Publishes and deletes every outbox row left by an earlier run. */
-static bool drain_outbox(struct worker *w)
+/*
+ * Publishes and deletes every outbox row at least min_age_ms old: at start
+ * (0) the rows a crash left; then periodically the rows whose batch lost
+ * track of them (a commit whose acknowledgement was lost on the wire, a
+ * worker that died). A copy published twice is deduplicated by the sender.
+ */
+static bool drain_outbox(struct worker *w, long long min_age_ms)
 {
 	struct batch_item *items = calloc(OUTBOX_CHUNK, sizeof(*items));
 	size_t total = 0;
@@ -316,8 +322,8 @@ static bool drain_outbox(struct worker *w)
 
 		if (!pg_ensure(w))
 			goto out;
-		cls = store_outbox_load(w->pg, items, OUTBOX_CHUNK, &n, errstr,
-					sizeof(errstr));
+		cls = store_outbox_load(w->pg, items, OUTBOX_CHUNK, min_age_ms,
+					&n, errstr, sizeof(errstr));
 		if (cls != PG_OK) {
 			if (!pg_failed(w, cls, "outbox load", errstr))
 				goto out;
@@ -338,8 +344,8 @@ static bool drain_outbox(struct worker *w)
 	if (total) {
 		char count[24];
 		snprintf(count, sizeof(count), "%zu", total);
-		LOG(LOG_INFO, "published outbox rows left by an earlier run",
-		    "count", count);
+		LOG(LOG_INFO, "published outbox rows left behind", "count",
+		    count);
 	}
 	ok = true;
 	goto out;
@@ -380,18 +386,14 @@ static bool make_codes(struct worker *w, struct batch_item *items, size_t n)
 {
 	struct hash_job *jobs = calloc(n ? n : 1, sizeof(*jobs));
 	size_t m = 0;
+	bool ok = false;
 
 	if (!jobs)
 		return false;
-	for (size_t i = 0; i < n; i++) {
-		if (!items[i].rec || items[i].outcome != OUTCOME_NONE)
-			continue;
-		if (!otp_generate(jobs[m].code)) {
-			free(jobs);
-			return false;
-		}
-		m++;
-	}
+	for (size_t i = 0; i < n; i++)
+		if (items[i].rec && items[i].outcome == OUTCOME_NONE &&
+		    !otp_generate(jobs[m++].code))
+			goto out;
 	hashpool_run(w->hp, jobs, m);
 	m = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -401,16 +403,17 @@ static bool make_codes(struct worker *w, struct batch_item *items, size_t n)
 			continue;
 		it->job = jobs[m++];
 		ids_uuid_v4(it->otp_id);
-		if (!it->reissue) {
-			ids_uuid_v4(it->user_id);
-			if (!it->job.ok || encode_otp(w, it))
-				return explicit_bzero(jobs, n * sizeof(*jobs)),
-				       free(jobs), false;
-		}
+		if (it->reissue)
+			continue; /* encoded once the user is known */
+		ids_uuid_v4(it->user_id);
+		if (!it->job.ok || encode_otp(w, it))
+			goto out;
 	}
+	ok = true;
+out:
 	explicit_bzero(jobs, n * sizeof(*jobs));
 	free(jobs);
-	return true;
+	return ok;
 }
 
 /* Stores offset+1 of the last record of each partition in the batch. */
@@ -445,49 +448,42 @@ static bool process(struct worker *w, rd_kafka_message_t **msgs, size_t n)
 	char errstr[512];
 	enum pg_class cls;
 	bool ok = false;
+	size_t m = 0;
 
 	if (!items)
 		return false;
+	/* Undecodable records get no item (their offsets are stored all the
+	 * same); the others are packed at the front. */
 	for (size_t i = 0; i < n; i++)
-		decode(w, msgs[i], &items[i]);
-	dedup_batch(items, n);
-	{
-		/* Undecodable records have no item; compact the rest. */
-		size_t m = 0;
-		for (size_t i = 0; i < n; i++)
-			if (items[i].rec)
-				items[m++] = items[i];
-		memset(items + m, 0, (n - m) * sizeof(*items));
-		for (;;) {
-			if (!pg_ensure(w))
-				goto out;
-			cls = store_prefilter(w->pg, items, m, errstr,
-					      sizeof(errstr));
-			if (cls == PG_OK)
-				break;
-			if (!pg_failed(w, cls, "prefilter", errstr))
-				goto out;
-		}
-		w->settings.issued_at_ms = now_ms();
-		w->settings.expires_at_ms = w->settings.issued_at_ms +
-					    cfg_ms(w->cfg, CFG_OTPFLOW_OTP_TTL);
-		if (!make_codes(w, items, m)) {
-			LOG(LOG_ERROR, "cannot make codes");
+		if (decode(w, msgs[i], &items[m]))
+			m++;
+	dedup_batch(items, m);
+	while ((cls = pg_ensure(w) ? store_prefilter(w->pg, items, m, errstr,
+						     sizeof(errstr)) :
+				     PG_FAILED) != PG_OK)
+		if (signals_stop_requested() ||
+		    !pg_failed(w, cls, "prefilter", errstr))
 			goto out;
-		}
-		while ((cls = store_commit(w->pg, items, m, &w->settings,
-					   encode_otp, w, errstr,
-					   sizeof(errstr))) != PG_OK)
-			if (!pg_failed(w, cls, "commit", errstr))
-				goto out;
-		crash_point(w, "after-commit");
-		if (!publish(w, items, m))
+	w->settings.issued_at_ms = now_ms();
+	w->settings.expires_at_ms = w->settings.issued_at_ms +
+				    cfg_ms(w->cfg, CFG_OTPFLOW_OTP_TTL);
+	if (!make_codes(w, items, m)) {
+		LOG(LOG_ERROR, "cannot make codes");
+		goto out;
+	}
+	while ((cls = store_commit(w->pg, items, m, &w->settings, encode_otp,
+				   w, errstr, sizeof(errstr))) != PG_OK)
+		if (!pg_failed(w, cls, "commit", errstr))
 			goto out;
-		crash_point(w, "after-publish");
-		while ((cls = store_outbox_delete(w->pg, items, m, errstr,
-						  sizeof(errstr))) != PG_OK)
-			if (!pg_failed(w, cls, "outbox delete", errstr))
-				goto out;
+	crash_point(w, "after-commit");
+	if (!publish(w, items, m))
+		goto out;
+	crash_point(w, "after-publish");
+	while ((cls = store_outbox_delete(w->pg, items, m, errstr,
+					  sizeof(errstr))) != PG_OK)
+		if (!pg_failed(w, cls, "outbox delete", errstr))
+			goto out;
+	if (log_enabled(LOG_DEBUG)) {
 		for (size_t i = 0; i < m; i++) {
 			char masked[PHONE_MAX + 8];
 			phone_mask(items[i].phone, masked, sizeof(masked));
@@ -495,15 +491,12 @@ static bool process(struct worker *w, rd_kafka_message_t **msgs, size_t n)
 			    items[i].request_id, "phone", masked, "outcome",
 			    batch_outcome_name(items[i].outcome));
 		}
-		for (size_t i = 0; i < m; i++)
-			batch_item_clear(&items[i]);
 	}
 	store_offsets(w, msgs, n);
 	ok = true;
 out:
-	for (size_t i = 0; i < n; i++)
-		if (items[i].rec || items[i].value)
-			batch_item_clear(&items[i]);
+	for (size_t i = 0; i < m; i++)
+		batch_item_clear(&items[i]);
 	free(items);
 	return ok;
 }
@@ -624,8 +617,11 @@ int worker_run(struct worker *w)
 
 	if (!msgs)
 		return 1;
-	if (!drain_outbox(w))
+	long long last_sweep;
+
+	if (!drain_outbox(w, 0))
 		goto out;
+	last_sweep = now_ms();
 	atomic_store(&w->kafka_ok, true);
 	while (!signals_stop_requested()) {
 		ssize_t n = rd_kafka_consume_batch_queue(
@@ -656,6 +652,11 @@ int worker_run(struct worker *w)
 			rd_kafka_message_destroy(msgs[i]);
 		if (rc)
 			break;
+		if (now_ms() - last_sweep > OUTBOX_SWEEP_MS) {
+			if (!drain_outbox(w, OUTBOX_SWEEP_MS))
+				break;
+			last_sweep = now_ms();
+		}
 	}
 out:
 	free(msgs);
