@@ -45,7 +45,7 @@ enum state {
 	ST_DELIVERED, /* delivery report arrived, connection resumed */
 };
 
-/* Answer codes counted by otpflow_ingest_responses_total. */
+/* Answer codes counted by otpflow_ingest_http_responses_total. */
 static const char *const status_labels[] = { "200", "400", "403", "404",
 					     "405", "409", "413", "415",
 					     "429", "500", "503", NULL };
@@ -65,6 +65,7 @@ struct request {
 	struct MHD_Connection *conn;
 	enum state state;
 	bool prechecked;      /* rows 3-6 passed */
+	char ip[IP_SIZE];     /* the client (socket peer or proxy hop) */
 	bool too_large;
 	char *body;
 	size_t len;
@@ -168,10 +169,15 @@ static void client_ip(const struct ingest_http *h, struct MHD_Connection *conn,
 		if (xff) {
 			size_t skip = strspn(xff, " \t");
 			size_t n = strcspn(xff + skip, ", \t");
+			unsigned char addr[sizeof(struct in6_addr)];
+
 			if (n > 0 && n < IP_SIZE) {
 				memcpy(out, xff + skip, n);
 				out[n] = '\0';
-				return;
+				/* Only an address; anything else is ignored. */
+				if (inet_pton(AF_INET, out, addr) == 1 ||
+				    inet_pton(AF_INET6, out, addr) == 1)
+					return;
 			}
 		}
 	}
@@ -200,7 +206,6 @@ static bool precheck(struct request *req, enum MHD_Result *ret)
 	struct ingest_http *h = req->h;
 	struct MHD_Connection *conn = req->conn;
 	bool conceal = cfg_bool(h->cfg, CFG_AUTH_CONCEAL_ERRORS);
-	char ip[IP_SIZE];
 	unsigned retry_after = 0;
 	char retry[16];
 
@@ -224,8 +229,7 @@ static bool precheck(struct request *req, enum MHD_Result *ret)
 		return false;
 	}
 	if (h->rl) {
-		client_ip(h, conn, ip);
-		if (!ratelimit_check(h->rl, ip, mono_ms(), &retry_after)) {
+		if (!ratelimit_check(h->rl, req->ip, mono_ms(), &retry_after)) {
 			snprintf(retry, sizeof(retry), "%u", retry_after);
 			*ret = reply_error(conn, API_ERR_INVALID_REQUEST, 429,
 					   "Too many requests",
@@ -264,7 +268,7 @@ static enum MHD_Result submit(struct request *req)
 	void *value = NULL;
 	size_t len = 0;
 	char request_id[IDS_UUID_SIZE], tp[IDS_TRACEPARENT_SIZE];
-	char ip[IP_SIZE], why[256];
+	char why[256];
 	rd_kafka_resp_err_t err;
 	enum MHD_Result ret;
 
@@ -277,10 +281,10 @@ static enum MHD_Result submit(struct request *req)
 							  MHD_HEADER_KIND,
 							  "traceparent"),
 			      tp);
-	client_ip(h, req->conn, ip);
 	json_object_set_new(rec, "request_id", json_string(request_id));
 	json_object_set_new(rec, "received_at", json_integer(now_ms()));
-	json_object_set_new(rec, "client_ip", *ip ? json_string(ip) : json_null());
+	json_object_set_new(rec, "client_ip",
+			    *req->ip ? json_string(req->ip) : json_null());
 	if (events_encode(h->ev, EVENTS_SIGNUP_REQUESTED, rec, &value, &len,
 			  why, sizeof(why))) {
 		LOG(LOG_ERROR, "cannot encode SignupRequested", "request_id",
@@ -469,6 +473,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 			return MHD_NO;
 		req->h = h;
 		req->conn = conn;
+		client_ip(h, conn, req->ip);
 		atomic_fetch_add(&h->active, 1);
 		*con_cls = req;
 		return handle_signup(req, upload_data, upload_data_size, true);
@@ -556,8 +561,8 @@ struct ingest_http *ingest_http_start(const struct cfg *cfg, struct events *ev,
 	}
 	h->cfg = cfg;
 	h->ev = ev;
-	m.responses = metrics_counter("otpflow_ingest_responses_total",
-				      "HTTP answers of ingest, by status code.",
+	m.responses = metrics_counter("otpflow_ingest_http_responses_total",
+				      "HTTP answers of ingest (every route, probes included), by status code.",
 				      "code", status_labels);
 	m.accept = metrics_histogram(
 		"otpflow_ingest_accept_seconds",

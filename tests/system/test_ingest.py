@@ -290,10 +290,7 @@ def test_slow_client_is_closed(start_ingest):
         assert s.recv(100) == b""
 
 
-def test_metrics_move_with_traffic(start_ingest):
-    url = start_ingest()
-    assert post(url, {"phoneNumber": "+14155550123"}).status_code == 200
-    post(url, "{}", headers={"Content-Type": "text/plain"})
+def metrics(url):
     resp = requests.get(url + "/metrics", timeout=10)
     assert resp.status_code == 200
     assert resp.headers["Content-Type"].startswith("text/plain")
@@ -304,7 +301,34 @@ def test_metrics_move_with_traffic(start_ingest):
             continue
         name, value = line.rsplit(" ", 1)
         samples[name] = float(value)
-    assert samples['otpflow_ingest_responses_total{code="200"}'] == 1
-    assert samples['otpflow_ingest_responses_total{code="415"}'] == 1
-    assert samples["otpflow_ingest_accept_seconds_count"] == 1
-    assert samples["otpflow_ingest_in_flight_requests"] == 0
+    return samples
+
+
+def test_metrics_move_with_traffic(start_ingest):
+    url = start_ingest()
+    ok, bad = ('otpflow_ingest_http_responses_total{code="200"}',
+               'otpflow_ingest_http_responses_total{code="415"}')
+    before = metrics(url)
+    assert post(url, {"phoneNumber": "+14155550123"}).status_code == 200
+    post(url, "{}", headers={"Content-Type": "text/plain"})
+    after = metrics(url)
+    # The first scrape's own 200 is counted too.
+    assert after[ok] - before[ok] == 2
+    assert after[bad] - before[bad] == 1
+    assert after["otpflow_ingest_accept_seconds_count"] == 1
+    assert after["otpflow_ingest_in_flight_requests"] == 0
+
+
+def test_client_ip_from_trusted_proxy_only(stack, topics, start_ingest):
+    direct = start_ingest()
+    proxied = start_ingest(OTPFLOW_TRUST_PROXY="true")
+    hop = {**JSON, "X-Forwarded-For": "203.0.113.7, 10.0.0.1"}
+    bogus = {**JSON, "X-Forwarded-For": "not-an-ip"}
+    assert post(direct, {"phoneNumber": "+14155550141"}, headers=hop).ok
+    assert post(proxied, {"phoneNumber": "+14155550142"}, headers=hop).ok
+    assert post(proxied, {"phoneNumber": "+14155550143"}, headers=bogus).ok
+    ips = {avro_decode(m.value())[1]["phone_number"]:
+           avro_decode(m.value())[1]["client_ip"]
+           for m in published(stack, topics)}
+    assert ips == {"+14155550141": "127.0.0.1", "+14155550142": "203.0.113.7",
+                   "+14155550143": "127.0.0.1"}
