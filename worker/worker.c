@@ -29,6 +29,7 @@
 #include "hashpool.h"
 #include "kafka.h"
 #include "log.h"
+#include "metrics.h"
 #include "migrate.h"
 #include "paths.h"
 #include "pg.h"
@@ -44,6 +45,21 @@
 #define FLUSH_STEP_MS 1000
 /* md5("") — Nhost hashes the e-mail, which an SMS sign-up does not have. */
 #define GRAVATAR_EMPTY_MD5 "d41d8cd98f00b204e9800998ecf8427e"
+
+static const char *const outcome_labels[] = { "created", "existing",
+					      "skip",	 "dropped",
+					      "reissued", "undecodable",
+					      NULL };
+static const double seconds_buckets[] = { 0.005, 0.01, 0.025, 0.05, 0.1,
+					  0.25,	 0.5,  1,     2.5,  5,
+					  10,	 30 };
+
+static struct {
+	struct metric *requests; /* by outcome */
+	struct metric *batches;
+	struct metric *batch;    /* a whole batch, decode to offsets */
+	struct metric *commit;   /* the transaction */
+} stats;
 
 struct worker {
 	const struct cfg *cfg;
@@ -61,7 +77,6 @@ struct worker {
 	const char *crash_point; /* OTPFLOW_TEST_CRASH_POINT, tests only */
 	atomic_bool pg_ok;
 	atomic_bool kafka_ok;
-	unsigned long long undecodable;
 };
 
 static long long now_ms(void)
@@ -229,7 +244,7 @@ static bool decode(struct worker *w, const rd_kafka_message_t *rkm,
 		LOG(LOG_WARN, "undecodable record skipped", "record", where,
 		    "error", errstr);
 	}
-	w->undecodable++;
+	metrics_inc(stats.requests, 5, 1);
 	json_decref(it->rec);
 	memset(it, 0, sizeof(*it));
 	return false;
@@ -442,9 +457,19 @@ static void store_offsets(struct worker *w, rd_kafka_message_t **msgs,
 	rd_kafka_topic_partition_list_destroy(list);
 }
 
+static double since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) +
+	       (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
 static bool process(struct worker *w, rd_kafka_message_t **msgs, size_t n)
 {
 	struct batch_item *items = calloc(n, sizeof(*items));
+	struct timespec t0, t_commit;
 	char errstr[512];
 	enum pg_class cls;
 	bool ok = false;
@@ -452,6 +477,7 @@ static bool process(struct worker *w, rd_kafka_message_t **msgs, size_t n)
 
 	if (!items)
 		return false;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	/* Undecodable records get no item (their offsets are stored all the
 	 * same); the others are packed at the front. */
 	for (size_t i = 0; i < n; i++)
@@ -471,10 +497,12 @@ static bool process(struct worker *w, rd_kafka_message_t **msgs, size_t n)
 		LOG(LOG_ERROR, "cannot make codes");
 		goto out;
 	}
+	clock_gettime(CLOCK_MONOTONIC, &t_commit);
 	while ((cls = store_commit(w->pg, items, m, &w->settings, encode_otp,
 				   w, errstr, sizeof(errstr))) != PG_OK)
 		if (!pg_failed(w, cls, "commit", errstr))
 			goto out;
+	metrics_observe(stats.commit, since(&t_commit));
 	crash_point(w, "after-commit");
 	if (!publish(w, items, m))
 		goto out;
@@ -493,6 +521,17 @@ static bool process(struct worker *w, rd_kafka_message_t **msgs, size_t n)
 		}
 	}
 	store_offsets(w, msgs, n);
+	for (size_t i = 0; i < m; i++) {
+		static const size_t label[] = {
+			[OUTCOME_CREATED] = 0, [OUTCOME_EXISTING] = 1,
+			[OUTCOME_SKIP] = 2,    [OUTCOME_DROPPED] = 3,
+			[OUTCOME_REISSUED] = 4,
+		};
+		if (items[i].outcome != OUTCOME_NONE)
+			metrics_inc(stats.requests, label[items[i].outcome], 1);
+	}
+	metrics_observe(stats.batch, since(&t0));
+	metrics_inc(stats.batches, 0, 1);
 	ok = true;
 out:
 	for (size_t i = 0; i < m; i++)
@@ -543,6 +582,21 @@ struct worker *worker_new(const struct cfg *cfg, struct events *ev,
 	}
 	w->cfg = cfg;
 	w->ev = ev;
+	stats.requests = metrics_counter(
+		"otpflow_worker_requests_total",
+		"signup-requests records handled, by outcome.", "outcome",
+		outcome_labels);
+	stats.batches = metrics_counter("otpflow_worker_batches_total",
+					"Batches committed.", NULL, NULL);
+	stats.batch = metrics_histogram(
+		"otpflow_worker_batch_seconds",
+		"Time of a batch from decoding to stored offsets.",
+		seconds_buckets,
+		sizeof(seconds_buckets) / sizeof(*seconds_buckets));
+	stats.commit = metrics_histogram(
+		"otpflow_worker_commit_seconds",
+		"Time of a batch's Postgres transaction.", seconds_buckets,
+		sizeof(seconds_buckets) / sizeof(*seconds_buckets));
 	w->batch_size = (size_t)cfg_int(cfg, CFG_OTPFLOW_WORKER_BATCH_SIZE);
 	w->batch_timeout_ms = (int)cfg_ms(cfg, CFG_OTPFLOW_WORKER_BATCH_TIMEOUT);
 	w->crash_point = getenv("OTPFLOW_TEST_CRASH_POINT");
@@ -663,9 +717,16 @@ out:
 	return rc;
 }
 
-bool worker_ready(const struct worker *w)
+bool worker_ready(void *arg, char *why, size_t why_size)
 {
-	return atomic_load(&w->pg_ok) && atomic_load(&w->kafka_ok);
+	struct worker *w = arg;
+	bool pg = atomic_load(&w->pg_ok), kafka = atomic_load(&w->kafka_ok);
+
+	if (!pg || !kafka)
+		snprintf(why, why_size, "%s%s%s", pg ? "" : "postgres unavailable",
+			 !pg && !kafka ? ", " : "",
+			 kafka ? "" : "kafka not confirming");
+	return pg && kafka;
 }
 
 void worker_free(struct worker *w)

@@ -30,8 +30,11 @@ struct worker *worker_new(const struct cfg *cfg, struct events *ev,
  */
 int worker_run(struct worker *w);
 
-/* True while Kafka and Postgres answer (for /readyz). */
-bool worker_ready(const struct worker *w);
+/*
+ * True while Kafka and Postgres answer (for /readyz); otherwise a reason
+ * in why. Thread-safe (admin_ready_fn).
+ */
+bool worker_ready(void *w, char *why, size_t why_size);
 
 /* Closes the consumer (committing stored offsets) and frees everything. */
 void worker_free(struct worker *w);

@@ -165,14 +165,18 @@ def start_worker(stack, topics, seal_keys, tmp_path):
     from otpflow_test import Daemon, wait_for
     started = []
 
+    from otpflow_test import free_port
+
     def start(database_url, wait=True, **settings):
         env = stack.env(**topics)
         env.update(OTPFLOW_DATABASE_URL=database_url,
                    OTPFLOW_SEAL_PUBLIC_KEY=seal_keys["public"],
+                   OTPFLOW_ADMIN_LISTEN=f"127.0.0.1:{free_port()}",
                    OTPFLOW_LOG_LEVEL="debug")
         env.update({k: str(v) for k, v in settings.items()})
         daemon = Daemon("otpflow-worker", env,
                         tmp_path / f"worker-{len(started)}.log")
+        daemon.admin_url = "http://" + env["OTPFLOW_ADMIN_LISTEN"]
         started.append(daemon)
         if wait:
             wait_for(lambda: daemon.proc.poll() is not None

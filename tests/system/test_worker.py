@@ -261,3 +261,28 @@ def test_no_plaintext_code_in_logs_or_topics(stack, topics, fresh_db,
         assert code not in log
         assert code.encode() not in raw
     assert "+14155580001" not in log  # phones are masked
+
+
+def test_admin_endpoints(stack, topics, fresh_db, otpflowctl, start_ingest,
+                         start_worker):
+    migrated(otpflowctl, fresh_db)
+    url = start_ingest()
+    worker = start_worker(fresh_db)
+    admin = worker.admin_url
+    assert requests.get(admin + "/healthz", timeout=10).status_code == 200
+    wait_for(lambda: requests.get(admin + "/readyz", timeout=10).ok, 30,
+             "worker ready")
+    signup(url, "+14155550108")
+    signup(url, "+14155550108")
+    wait_processed(fresh_db, 2)
+
+    def counters():
+        text = requests.get(admin + "/metrics", timeout=10).text
+        return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+                for line in text.splitlines() if not line.startswith("#")}
+    wait_for(lambda: counters().get(
+        'otpflow_worker_requests_total{outcome="existing"}') == 1, 30,
+        "metrics")
+    now = counters()
+    assert now['otpflow_worker_requests_total{outcome="created"}'] == 1
+    assert now["otpflow_worker_commit_seconds_count"] >= 1
