@@ -437,6 +437,17 @@ enum pg_class store_commit(PGconn *conn, struct batch_item *items, size_t n,
 	return cls;
 }
 
+enum pg_class store_record_dropped(PGconn *conn, const struct batch_item *it,
+				   char *errstr, size_t errstr_size)
+{
+	const char *params[1] = { it->request_id };
+
+	return run(conn,
+		   "INSERT INTO otpflow.processed_requests (request_id, outcome) "
+		   "VALUES ($1::uuid, 'dropped') ON CONFLICT DO NOTHING",
+		   1, params, NULL, errstr, errstr_size);
+}
+
 enum pg_class store_outbox_delete(PGconn *conn, const struct batch_item *items,
 				  size_t n, char *errstr, size_t errstr_size)
 {

@@ -47,6 +47,13 @@ enum pg_class store_commit(PGconn *conn, struct batch_item *items, size_t n,
 			   store_encode_fn encode, void *encode_arg,
 			   char *errstr, size_t errstr_size);
 
+/*
+ * Records a request that cannot be stored (it failed alone, permanently)
+ * as 'dropped', so that its redelivery does not block the partition.
+ */
+enum pg_class store_record_dropped(PGconn *conn, const struct batch_item *it,
+				   char *errstr, size_t errstr_size);
+
 /* Deletes the outbox rows of delivered items (by otp_id). */
 enum pg_class store_outbox_delete(PGconn *conn, const struct batch_item *items,
 				  size_t n, char *errstr, size_t errstr_size);

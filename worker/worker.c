@@ -59,6 +59,7 @@ static struct {
 	struct metric *batches;
 	struct metric *batch;    /* a whole batch, decode to offsets */
 	struct metric *commit;   /* the transaction */
+	struct metric *failed;   /* requests that could not be stored */
 } stats;
 
 struct worker {
@@ -431,6 +432,47 @@ out:
 	return ok;
 }
 
+/*
+ * Commits a batch. Outages are waited out; a batch that fails for good (a
+ * constraint the data breaks, e.g. a role missing from auth.roles) is
+ * committed one request at a time so that only the guilty requests are
+ * dropped — logged, counted and recorded — instead of blocking the
+ * partition forever. False only on a stop signal.
+ */
+static bool commit(struct worker *w, struct batch_item *items, size_t n)
+{
+	char errstr[512];
+	enum pg_class cls;
+
+	while ((cls = store_commit(w->pg, items, n, &w->settings, encode_otp,
+				   w, errstr, sizeof(errstr))) != PG_OK) {
+		if (cls == PG_FAILED && n > 1)
+			break;
+		if (cls == PG_FAILED) {
+			LOG(LOG_ERROR, "request cannot be stored; dropped",
+			    "request_id", items[0].request_id, "error", errstr);
+			items[0].outcome = OUTCOME_DROPPED;
+			metrics_inc(stats.failed, 0, 1);
+			while ((cls = store_record_dropped(w->pg, &items[0], errstr,
+							   sizeof(errstr))) !=
+			       PG_OK)
+				if (!pg_failed(w, cls, "record dropped", errstr))
+					return false;
+			return true;
+		}
+		if (!pg_failed(w, cls, "commit", errstr))
+			return false;
+	}
+	if (cls == PG_OK)
+		return true;
+	LOG(LOG_WARN, "batch failed; committing its requests one by one",
+	    "error", errstr);
+	for (size_t i = 0; i < n; i++)
+		if (!commit(w, &items[i], 1))
+			return false;
+	return true;
+}
+
 /* Stores offset+1 of the last record of each partition in the batch. */
 static void store_offsets(struct worker *w, rd_kafka_message_t **msgs,
 			  size_t n)
@@ -498,10 +540,8 @@ static bool process(struct worker *w, rd_kafka_message_t **msgs, size_t n)
 		goto out;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t_commit);
-	while ((cls = store_commit(w->pg, items, m, &w->settings, encode_otp,
-				   w, errstr, sizeof(errstr))) != PG_OK)
-		if (!pg_failed(w, cls, "commit", errstr))
-			goto out;
+	if (!commit(w, items, m))
+		goto out;
 	metrics_observe(stats.commit, since(&t_commit));
 	crash_point(w, "after-commit");
 	if (!publish(w, items, m))
@@ -588,6 +628,11 @@ struct worker *worker_new(const struct cfg *cfg, struct events *ev,
 		outcome_labels);
 	stats.batches = metrics_counter("otpflow_worker_batches_total",
 					"Batches committed.", NULL, NULL);
+	stats.failed = metrics_counter(
+		"otpflow_worker_unstorable_requests_total",
+		"Requests dropped because Postgres refused them for good "
+		"(see the error log).",
+		NULL, NULL);
 	stats.batch = metrics_histogram(
 		"otpflow_worker_batch_seconds",
 		"Time of a batch from decoding to stored offsets.",

@@ -286,3 +286,23 @@ def test_admin_endpoints(stack, topics, fresh_db, otpflowctl, start_ingest,
     now = counters()
     assert now['otpflow_worker_requests_total{outcome="created"}'] == 1
     assert now["otpflow_worker_commit_seconds_count"] >= 1
+
+
+def test_unstorable_request_does_not_block_others(stack, topics, fresh_db,
+                                                  otpflowctl, start_ingest,
+                                                  start_worker):
+    migrated(otpflowctl, fresh_db)
+    # "editor" passes ingest's checks but is not in auth.roles: the user
+    # row breaks a foreign key. Only that request may be lost.
+    url = start_ingest(AUTH_USER_DEFAULT_ALLOWED_ROLES="me,editor")
+    signup(url, "+14155550109", allowedRoles=["me", "editor"],
+           defaultRole="me")
+    signup(url, "+14155550110", allowedRoles=["me", "user"])
+    worker = start_worker(fresh_db)
+    wait_processed(fresh_db, 2)
+    assert query(fresh_db, "SELECT phone_number FROM auth.users") == \
+        [("+14155550110",)]
+    assert sorted(query(fresh_db, "SELECT outcome FROM "
+                        "otpflow.processed_requests")) == \
+        [("created",), ("dropped",)]
+    assert "request cannot be stored; dropped" in worker.output()
