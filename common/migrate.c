@@ -42,20 +42,6 @@ static const char ensure_sql[] =
 	" name text NOT NULL,"
 	" applied_at timestamptz NOT NULL DEFAULT now())";
 
-static void set_err(char *errstr, size_t errstr_size, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *errstr, size_t errstr_size, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!errstr || errstr_size == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(errstr, errstr_size, fmt, ap);
-	va_end(ap);
-}
-
 /*
  * Describes a failed command: the server's primary message and SQLSTATE
  * when there is a result, else the connection's message, without the
@@ -71,7 +57,7 @@ static void set_pg_err(char *errstr, size_t errstr_size, PGconn *conn,
 	size_t len;
 
 	if (msg) {
-		set_err(errstr, errstr_size, "%s: %s (SQLSTATE %s)", what, msg,
+		snprintf(errstr, errstr_size, "%s: %s (SQLSTATE %s)", what, msg,
 			state ? state : "?");
 		return;
 	}
@@ -83,7 +69,7 @@ static void set_pg_err(char *errstr, size_t errstr_size, PGconn *conn,
 		msg = "unknown libpq error";
 		len = strlen(msg);
 	}
-	set_err(errstr, errstr_size, "%s: %.*s", what, (int)len, msg);
+	snprintf(errstr, errstr_size, "%s: %.*s", what, (int)len, msg);
 }
 
 /* Runs one command without parameters and checks its status. */
@@ -196,14 +182,14 @@ static int list_files(const char *dir, struct migration **out, size_t *count,
 	int rc = -1;
 
 	if (!d) {
-		set_err(errstr, errstr_size, "%s: %s", dir, strerror(errno));
+		snprintf(errstr, errstr_size, "%s: %s", dir, strerror(errno));
 		goto out;
 	}
 	while ((errno = 0, de = readdir(d))) {
 		if (!parse_file_name(de->d_name, &version))
 			continue;
 		if (n == MIGRATE_MAX_FILES) {
-			set_err(errstr, errstr_size,
+			snprintf(errstr, errstr_size,
 				"%s: more than %d migration files", dir,
 				MIGRATE_MAX_FILES);
 			goto out;
@@ -214,7 +200,7 @@ static int list_files(const char *dir, struct migration **out, size_t *count,
 				realloc(list, ncap * sizeof(*list));
 
 			if (!grown) {
-				set_err(errstr, errstr_size, "%s: out of memory",
+				snprintf(errstr, errstr_size, "%s: out of memory",
 					dir);
 				goto out;
 			}
@@ -226,14 +212,14 @@ static int list_files(const char *dir, struct migration **out, size_t *count,
 		n++;
 	}
 	if (errno) {
-		set_err(errstr, errstr_size, "%s: %s", dir, strerror(errno));
+		snprintf(errstr, errstr_size, "%s: %s", dir, strerror(errno));
 		goto out;
 	}
 	if (n)
 		qsort(list, n, sizeof(*list), migration_cmp);
 	for (size_t i = 1; i < n; i++) {
 		if (list[i].version == list[i - 1].version) {
-			set_err(errstr, errstr_size,
+			snprintf(errstr, errstr_size,
 				"%s: %s and %s have one version number", dir,
 				list[i - 1].file, list[i].file);
 			goto out;
@@ -263,16 +249,16 @@ static int read_file(const char *path, char **out, char *errstr,
 	int rc = -1;
 
 	if (fd < 0 || fstat(fd, &st) < 0) {
-		set_err(errstr, errstr_size, "%s: %s", path, strerror(errno));
+		snprintf(errstr, errstr_size, "%s: %s", path, strerror(errno));
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		set_err(errstr, errstr_size, "%s: not a regular file", path);
+		snprintf(errstr, errstr_size, "%s: not a regular file", path);
 		goto out;
 	}
 	buf = malloc(MIGRATE_MAX_FILE_BYTES + 1);
 	if (!buf) {
-		set_err(errstr, errstr_size, "%s: out of memory", path);
+		snprintf(errstr, errstr_size, "%s: out of memory", path);
 		goto out;
 	}
 	/* Read one byte past the cap to tell a full file from a longer one. */
@@ -281,7 +267,7 @@ static int read_file(const char *path, char **out, char *errstr,
 		if (got < 0 && errno == EINTR)
 			continue;
 		if (got < 0) {
-			set_err(errstr, errstr_size, "%s: %s", path,
+			snprintf(errstr, errstr_size, "%s: %s", path,
 				strerror(errno));
 			goto out;
 		}
@@ -290,12 +276,12 @@ static int read_file(const char *path, char **out, char *errstr,
 		len += (size_t)got;
 	}
 	if (len > MIGRATE_MAX_FILE_BYTES) {
-		set_err(errstr, errstr_size, "%s: larger than %d bytes", path,
+		snprintf(errstr, errstr_size, "%s: larger than %d bytes", path,
 			MIGRATE_MAX_FILE_BYTES);
 		goto out;
 	}
 	if (memchr(buf, '\0', len)) {
-		set_err(errstr, errstr_size, "%s: contains a NUL byte", path);
+		snprintf(errstr, errstr_size, "%s: contains a NUL byte", path);
 		goto out;
 	}
 	buf[len] = '\0';
@@ -347,7 +333,7 @@ static int apply_one(PGconn *conn, const char *sql_dir,
 
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", sql_dir, m->file) >=
 	    sizeof(path)) {
-		set_err(errstr, errstr_size, "%s/%s: path too long", sql_dir,
+		snprintf(errstr, errstr_size, "%s/%s: path too long", sql_dir,
 			m->file);
 		goto out;
 	}
@@ -399,11 +385,11 @@ int migrate_run(PGconn *conn, const char *sql_dir, int *applied, char *errstr,
 	if (applied)
 		*applied = 0;
 	if (!conn || PQstatus(conn) != CONNECTION_OK) {
-		set_err(errstr, errstr_size, "migrate: no database connection");
+		snprintf(errstr, errstr_size, "migrate: no database connection");
 		goto out;
 	}
 	if (PQtransactionStatus(conn) != PQTRANS_IDLE) {
-		set_err(errstr, errstr_size,
+		snprintf(errstr, errstr_size,
 			"migrate: connection is inside a transaction");
 		goto out;
 	}
@@ -433,7 +419,7 @@ out:
 	    advisory(conn, "pg_advisory_unlock", unlock_err,
 		     sizeof(unlock_err)) < 0 &&
 	    rc == 0) {
-		set_err(errstr, errstr_size, "%s", unlock_err);
+		snprintf(errstr, errstr_size, "%s", unlock_err);
 		rc = -1;
 	}
 	free(list);

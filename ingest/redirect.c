@@ -44,20 +44,6 @@ struct redirect_entry {
 /* Longest host name a candidate may have (DNS limit). */
 #define HOST_MAX 253
 
-static void set_err(char *errstr, size_t errstr_size, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *errstr, size_t errstr_size, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!errstr || errstr_size == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(errstr, errstr_size, fmt, ap);
-	va_end(ap);
-}
-
 static char lower(char c)
 {
 	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
@@ -379,14 +365,14 @@ static int entry_init(struct redirect_entry *e, const char *s, size_t len,
 
 	memset(e, 0, sizeof(*e));
 	if (len > REDIRECT_ENTRY_MAX) {
-		set_err(errstr, errstr_size, "%s: longer than %d bytes", label,
+		snprintf(errstr, errstr_size, "%s: longer than %d bytes", label,
 			REDIRECT_ENTRY_MAX);
 		goto out;
 	}
 	/* Room for the slash and stars that extend the path to sub-paths. */
 	e->text = malloc(len + 4);
 	if (!e->text) {
-		set_err(errstr, errstr_size, "%s: out of memory", label);
+		snprintf(errstr, errstr_size, "%s: out of memory", label);
 		goto out;
 	}
 	memcpy(e->text, s, len);
@@ -400,7 +386,7 @@ static int entry_init(struct redirect_entry *e, const char *s, size_t len,
 	    (e->u.path.n == 0 || e->u.path.p[0] != '/'))
 		why = "no \"//\" after the scheme (a host without a scheme?)";
 	if (why) {
-		set_err(errstr, errstr_size, "%s \"%.*s\": %s", label,
+		snprintf(errstr, errstr_size, "%s \"%.*s\": %s", label,
 			(int)(len > 100 ? 100 : len), s, why);
 		goto out;
 	}
@@ -476,7 +462,7 @@ int redirect_list_init(struct redirect_list *rl, const char *client_url,
 
 	rl->entries = calloc(cap, sizeof(*rl->entries));
 	if (!rl->entries) {
-		set_err(errstr, errstr_size, "redirect allow list: out of memory");
+		snprintf(errstr, errstr_size, "redirect allow list: out of memory");
 		goto out;
 	}
 
@@ -524,7 +510,7 @@ int redirect_list_init_entries(struct redirect_list *rl,
 	if (count > 0) {
 		rl->entries = calloc(count, sizeof(*rl->entries));
 		if (!rl->entries) {
-			set_err(errstr, errstr_size,
+			snprintf(errstr, errstr_size,
 				"redirect allow list: out of memory");
 			goto out;
 		}

@@ -23,20 +23,6 @@
 #include "jsonbuf.h"
 #include "phone.h"
 
-static void set_err(char *errstr, size_t errstr_size, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *errstr, size_t errstr_size, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!errstr || errstr_size == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(errstr, errstr_size, fmt, ap);
-	va_end(ap);
-}
-
 /* NULL-terminated string vectors (the policy's role and locale lists). */
 
 static void strv_free(char **v)
@@ -125,26 +111,26 @@ int signup_policy_init(struct signup_policy *p, const struct cfg *cfg,
 		goto oom;
 
 	if (!*p->default_role || !utf8_chars(p->default_role, &chars)) {
-		set_err(errstr, errstr_size,
+		snprintf(errstr, errstr_size,
 			"AUTH_USER_DEFAULT_ROLE must be a non-empty UTF-8 "
 			"role name");
 		goto out;
 	}
 	/* auth.users.locale is varchar(3); Nhost's schema asks 2 or 3. */
 	if (!utf8_chars(p->locale_default, &chars) || chars < 2 || chars > 3) {
-		set_err(errstr, errstr_size,
+		snprintf(errstr, errstr_size,
 			"AUTH_LOCALE_DEFAULT must be 2 or 3 characters");
 		goto out;
 	}
 	if (!utf8_chars(p->client_url, &chars)) {
-		set_err(errstr, errstr_size, "AUTH_CLIENT_URL is not UTF-8");
+		snprintf(errstr, errstr_size, "AUTH_CLIENT_URL is not UTF-8");
 		goto out;
 	}
 
 	for (item = cfg_list(cfg, CFG_AUTH_USER_DEFAULT_ALLOWED_ROLES);
 	     item && *item; item++) {
 		if (!utf8_chars(*item, &chars)) {
-			set_err(errstr, errstr_size,
+			snprintf(errstr, errstr_size,
 				"AUTH_USER_DEFAULT_ALLOWED_ROLES is not UTF-8");
 			goto out;
 		}
@@ -173,7 +159,7 @@ int signup_policy_init(struct signup_policy *p, const struct cfg *cfg,
 	ret = 0;
 	goto out;
 oom:
-	set_err(errstr, errstr_size, "out of memory building the policy");
+	snprintf(errstr, errstr_size, "out of memory building the policy");
 out:
 	if (ret != 0)
 		signup_policy_free(p);

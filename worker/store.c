@@ -42,6 +42,26 @@ static enum pg_class run(PGconn *conn, const char *sql, int nparams,
 	return cls;
 }
 
+/* Closes n arrays into the first n parameters; false if one overflowed. */
+static bool arrays_to_params(struct pg_array *a, int n, const char **params,
+			     char *errstr, size_t errstr_size)
+{
+	for (int k = 0; k < n; k++) {
+		params[k] = pg_array_text(&a[k]);
+		if (!params[k]) {
+			snprintf(errstr, errstr_size, "batch too large");
+			return false;
+		}
+	}
+	return true;
+}
+
+static void arrays_free(struct pg_array *a, int n)
+{
+	for (int k = 0; k < n; k++)
+		pg_array_free(&a[k]);
+}
+
 static void fmt_ts(long long ms, char *out, size_t size)
 {
 	/* Postgres accepts epoch seconds through to_timestamp; ISO is simpler
@@ -71,67 +91,7 @@ static char *headers_json(const struct batch_item *it)
 	return text;
 }
 
-enum pg_class store_prefilter(PGconn *conn, struct batch_item *items,
-			      size_t n, char *errstr, size_t errstr_size)
-{
-	struct pg_array ids, phones;
-	PGresult *res = NULL;
-	enum pg_class cls = PG_FAILED;
-	const char *params[1];
-
-	pg_array_init(&ids, ARRAY_MAX);
-	pg_array_init(&phones, ARRAY_MAX);
-	for (size_t i = 0; i < n; i++) {
-		pg_array_add(&ids, items[i].request_id);
-		pg_array_add(&phones, items[i].phone);
-	}
-	params[0] = pg_array_text(&ids);
-	if (!params[0] || !pg_array_text(&phones)) {
-		snprintf(errstr, errstr_size, "batch too large");
-		goto out;
-	}
-	cls = run(conn,
-		  "SELECT request_id::text FROM otpflow.processed_requests "
-		  "WHERE request_id = ANY($1::uuid[])",
-		  1, params, &res, errstr, errstr_size);
-	if (cls != PG_OK)
-		goto out;
-	for (int r = 0; r < PQntuples(res); r++)
-		for (size_t i = 0; i < n; i++)
-			if (strcmp(items[i].request_id, PQgetvalue(res, r, 0)) == 0)
-				items[i].outcome = OUTCOME_SKIP;
-	PQclear(res);
-	res = NULL;
-
-	params[0] = pg_array_text(&phones);
-	cls = run(conn,
-		  "SELECT phone_number FROM auth.users "
-		  "WHERE phone_number = ANY($1::text[])",
-		  1, params, &res, errstr, errstr_size);
-	if (cls != PG_OK)
-		goto out;
-	for (int r = 0; r < PQntuples(res); r++)
-		for (size_t i = 0; i < n; i++)
-			if (items[i].outcome == OUTCOME_NONE && !items[i].reissue &&
-			    strcmp(items[i].phone, PQgetvalue(res, r, 0)) == 0)
-				items[i].outcome = OUTCOME_EXISTING;
-out:
-	PQclear(res);
-	pg_array_free(&ids);
-	pg_array_free(&phones);
-	return cls;
-}
-
-struct commit_ctx {
-	struct batch_item *items;
-	size_t n;
-	const struct store_settings *st;
-	store_encode_fn encode;
-	void *encode_arg;
-	enum outcome before[]; /* outcomes at entry, restored on rerun */
-};
-
-/* In the transaction: processed requests become SKIP (authoritative). */
+/* Items whose request is recorded as processed become OUTCOME_SKIP. */
 static enum pg_class mark_processed(PGconn *conn, struct batch_item *items,
 				    size_t n, char *errstr, size_t errstr_size)
 {
@@ -156,6 +116,44 @@ static enum pg_class mark_processed(PGconn *conn, struct batch_item *items,
 	pg_array_free(&ids);
 	return cls;
 }
+
+enum pg_class store_prefilter(PGconn *conn, struct batch_item *items,
+			      size_t n, char *errstr, size_t errstr_size)
+{
+	struct pg_array phones;
+	PGresult *res = NULL;
+	enum pg_class cls;
+	const char *params[1];
+
+	cls = mark_processed(conn, items, n, errstr, errstr_size);
+	if (cls != PG_OK)
+		return cls;
+	pg_array_init(&phones, ARRAY_MAX);
+	for (size_t i = 0; i < n; i++)
+		pg_array_add(&phones, items[i].phone);
+	params[0] = pg_array_text(&phones);
+	cls = run(conn,
+		  "SELECT phone_number FROM auth.users "
+		  "WHERE phone_number = ANY($1::text[])",
+		  1, params, &res, errstr, errstr_size);
+	for (int r = 0; cls == PG_OK && r < PQntuples(res); r++)
+		for (size_t i = 0; i < n; i++)
+			if (items[i].outcome == OUTCOME_NONE && !items[i].reissue &&
+			    strcmp(items[i].phone, PQgetvalue(res, r, 0)) == 0)
+				items[i].outcome = OUTCOME_EXISTING;
+	PQclear(res);
+	pg_array_free(&phones);
+	return cls;
+}
+
+struct commit_ctx {
+	struct batch_item *items;
+	size_t n;
+	const struct store_settings *st;
+	store_encode_fn encode;
+	void *encode_arg;
+	enum outcome before[]; /* outcomes at entry, restored on rerun */
+};
 
 /* REISSUE: rotate the code of an unverified, enabled user within limits. */
 static enum pg_class reissue(PGconn *conn, struct batch_item *it,
@@ -285,13 +283,8 @@ static enum pg_class create_users(PGconn *conn, const struct commit_ctx *c,
 		cls = PG_OK;
 		goto out;
 	}
-	for (int k = 0; k < 12; k++) {
-		params[k] = pg_array_text(&a[k]);
-		if (!params[k]) {
-			snprintf(errstr, errstr_size, "batch too large");
-			goto out;
-		}
-	}
+	if (!arrays_to_params(a, 12, params, errstr, errstr_size))
+		goto out;
 	fmt_ts(c->st->expires_at_ms, expires, sizeof(expires));
 	fmt_ts(c->st->issued_at_ms, issued, sizeof(issued));
 	params[12] = c->st->disabled ? "true" : "false";
@@ -315,8 +308,7 @@ static enum pg_class create_users(PGconn *conn, const struct commit_ctx *c,
 				c->items[i].outcome = OUTCOME_CREATED;
 out:
 	PQclear(res);
-	for (int k = 0; k < 12; k++)
-		pg_array_free(&a[k]);
+	arrays_free(a, 12);
 	return cls;
 }
 
@@ -357,13 +349,8 @@ static enum pg_class record_rest(PGconn *conn, const struct commit_ctx *c,
 		cls = PG_OK;
 		goto out;
 	}
-	for (int k = 0; k < 8; k++) {
-		params[k] = pg_array_text(&a[k]);
-		if (!params[k]) {
-			snprintf(errstr, errstr_size, "batch too large");
-			goto out;
-		}
-	}
+	if (!arrays_to_params(a, 8, params, errstr, errstr_size))
+		goto out;
 	fmt_ts(c->st->expires_at_ms, expires, sizeof(expires));
 	fmt_ts(c->st->issued_at_ms, issued, sizeof(issued));
 	params[8] = issued;
@@ -387,8 +374,7 @@ static enum pg_class record_rest(PGconn *conn, const struct commit_ctx *c,
 		  "  SELECT * FROM unnest($7::uuid[], $8::text[])",
 		  11, params, NULL, errstr, errstr_size);
 out:
-	for (int k = 0; k < 8; k++)
-		pg_array_free(&a[k]);
+	arrays_free(a, 8);
 	return cls;
 }
 
