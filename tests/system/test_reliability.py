@@ -3,15 +3,12 @@ break: R4 (the Kafka broker stops under load) and R5 (Postgres stops under
 load). Each starts a private broker or Postgres through the same scripts,
 so the session's shared services are never disturbed."""
 
-import concurrent.futures
 import json
-import os
 import subprocess
 import threading
 import time
 
 import psycopg2
-import pytest
 import requests
 
 from conftest import REPO, STATE, script_env
