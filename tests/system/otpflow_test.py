@@ -120,3 +120,15 @@ def read_topic(bootstrap, topic, timeout=30):
         return records
     finally:
         consumer.close()
+
+
+def avro_encode(name, record):
+    """Frames a record of schemas/<name>.avsc as otpflow writes it."""
+    for schema_id, schema in SCHEMAS.items():
+        if schema.name == name:
+            buf = io.BytesIO()
+            buf.write(b"\x00" + struct.pack(">i", schema_id))
+            avro.io.DatumWriter(schema).write(record,
+                                              avro.io.BinaryEncoder(buf))
+            return buf.getvalue()
+    raise KeyError(name)

@@ -306,3 +306,74 @@ def test_unstorable_request_does_not_block_others(stack, topics, fresh_db,
                         "otpflow.processed_requests")) == \
         [("created",), ("dropped",)]
     assert "request cannot be stored; dropped" in worker.output()
+
+
+def reissue(stack, topics, phone):
+    """Publishes a REISSUE request, as otpflowctl replay will."""
+    import uuid
+    from confluent_kafka import Producer
+    from otpflow_test import avro_encode
+    value = avro_encode("SignupRequested", {
+        "request_id": str(uuid.uuid4()),
+        "received_at": datetime.datetime.now(datetime.timezone.utc),
+        "phone_number": phone, "display_name": phone, "locale": "en",
+        "default_role": "user", "allowed_roles": ["me", "user"],
+        "metadata_json": "null", "redirect_to": "", "client_ip": None,
+        "kind": "REISSUE", "replay_of": None})
+    producer = Producer({"bootstrap.servers": stack.bootstrap})
+    producer.produce(topics["OTPFLOW_TOPIC_SIGNUP_REQUESTS"],
+                     key=phone.encode(), value=value)
+    assert producer.flush(30) == 0
+
+
+def test_reissue_rotates_the_code_within_limits(stack, topics, fresh_db,
+                                               otpflowctl, start_ingest,
+                                               start_worker, seal_keys):
+    migrated(otpflowctl, fresh_db)
+    url = start_ingest()
+    start_worker(fresh_db, OTPFLOW_OTP_COOLDOWN="0s",
+                 OTPFLOW_OTP_MAX_PER_HOUR=2)
+    phone, verified = "+14155550111", "+14155550112"
+    signup(url, phone)
+    signup(url, verified)
+    wait_processed(fresh_db, 2)
+    first = {otp["phone_number"]: otp for _, otp in
+             wait_for(lambda: len(otp_events(stack, topics)) == 2 and
+                      otp_events(stack, topics), 60, "codes")}
+    old_code = open_code(seal_keys, first[phone]["otp_sealed"])
+    query(fresh_db, VERIFY, verified,
+          open_code(seal_keys, first[verified]["otp_sealed"]))
+
+    reissue(stack, topics, phone)     # 2nd code this hour: issued
+    reissue(stack, topics, verified)  # verified user: dropped
+    wait_processed(fresh_db, 4)
+    reissue(stack, topics, phone)     # 3rd code this hour: over the cap
+    wait_processed(fresh_db, 5)
+    outcomes = sorted(r[0] for r in query(
+        fresh_db, "SELECT outcome FROM otpflow.processed_requests"))
+    assert outcomes == ["created", "created", "dropped", "dropped",
+                        "reissued"]
+    events = [otp for _, otp in otp_events(stack, topics)
+              if otp["phone_number"] == phone]
+    assert len(events) == 2
+    new = [e for e in events if e["otp_id"] != first[phone]["otp_id"]][0]
+    assert new["user_id"] == first[phone]["user_id"]
+    new_code = open_code(seal_keys, new["otp_sealed"])
+    if new_code != old_code:  # a repeat of the same 6 digits is possible
+        assert query(fresh_db, VERIFY, phone, old_code) == []
+    assert len(query(fresh_db, VERIFY, phone, new_code)) == 1
+
+
+def test_reissue_within_cooldown_is_dropped(stack, topics, fresh_db,
+                                            otpflowctl, start_ingest,
+                                            start_worker):
+    migrated(otpflowctl, fresh_db)
+    url = start_ingest()
+    start_worker(fresh_db)  # default cooldown: 60 s
+    signup(url, "+14155550113")
+    wait_processed(fresh_db, 1)
+    reissue(stack, topics, "+14155550113")
+    wait_processed(fresh_db, 2)
+    assert sorted(r[0] for r in query(
+        fresh_db, "SELECT outcome FROM otpflow.processed_requests")) == \
+        ["created", "dropped"]
