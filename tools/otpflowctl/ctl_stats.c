@@ -85,9 +85,17 @@ static int topic_stats(rd_kafka_t *rk, const struct cfg *cfg,
 	for (int i = 0; i < parts->cnt; i++) {
 		int64_t low, high;
 
-		err = rd_kafka_query_watermark_offsets(
-			rk, topic, parts->elems[i].partition, &low, &high,
-			TIMEOUT_MS);
+		/* A partition changing leader answers for a moment with a
+		 * transient error: ask again (bounded). */
+		for (int attempt = 0; attempt < 20; attempt++) {
+			err = rd_kafka_query_watermark_offsets(
+				rk, topic, parts->elems[i].partition, &low,
+				&high, TIMEOUT_MS);
+			if (err != RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION &&
+			    err != RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE)
+				break;
+			rd_kafka_poll(rk, 250);
+		}
 		if (err) {
 			snprintf(errstr, errstr_size, "%s: %s", topic,
 				 rd_kafka_err2str(err));
@@ -169,8 +177,9 @@ int ctl_stats(int argc, char **argv)
 		cfg_free(&cfg);
 		return CTL_USAGE;
 	}
+	/* A consumer handle: its metadata requests never auto-create topics. */
 	conf = kafka_conf_new(&cfg, NULL, errstr, sizeof(errstr));
-	if (conf && !(rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr,
+	if (conf && !(rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr,
 					sizeof(errstr))))
 		rd_kafka_conf_destroy(conf);
 	conn = rk ? pg_connect(cfg_str(&cfg, CFG_OTPFLOW_DATABASE_URL),
