@@ -10,8 +10,10 @@ records (distinct numbers) on sms-otp, the fake provider (tests/
 fake_provider.py, every answer after --delay), then one otpflow-sender; it
 measures from the first SMS to the last sms-sent (the sender's own counter),
 samples the in-flight gauge and the sender's peak RSS, and checks that the
-provider got exactly N SMS to N distinct numbers. Prints one JSON line per
-run and the medians.
+provider got exactly N SMS to N distinct numbers. The ceiling, measured in
+the same run: the same fake provider driven by wrk with as many connections
+as the sender may have requests in flight (a Twilio form POST, 10 s). Prints
+one JSON line per run and the medians.
 """
 
 import argparse
@@ -95,6 +97,37 @@ def rss_peak_kib(pid):
     return 0
 
 
+WRK_LUA = """wrk.method = "POST"
+wrk.body = "To=%2B15550000001&MessagingServiceSid=MG1&Body=Your%20code%20is%20123456."
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+"""
+
+
+def provider_ceiling(args, tag):
+    """Requests/s of the fake provider alone at the same concurrency."""
+    rules = STATE / f"rules-wrk-{tag}.json"
+    rules.write_text(json.dumps({"*": {"delay": args.delay}}))
+    lua = STATE / "p5.lua"
+    lua.write_text(WRK_LUA)
+    provider = subprocess.Popen(
+        ["/usr/bin/python3", str(REPO / "tests" / "fake_provider.py"),
+         "--log", "/dev/null", "--rules", str(rules)],
+        stdout=subprocess.PIPE, text=True)
+    url = "http://" + provider.stdout.readline().split()[-1]
+    try:
+        out = subprocess.run(
+            ["wrk", "-t2", f"-c{args.in_flight}", "-d10s", "-s", str(lua),
+             url + "/2010-04-01/Accounts/AC1/Messages.json"],
+            check=True, capture_output=True, text=True).stdout
+    finally:
+        provider.terminate()
+        provider.wait(10)
+    for line in out.splitlines():
+        if line.startswith("Requests/sec:"):
+            return float(line.split()[1])
+    raise RuntimeError("wrk gave no rate:\n" + out)
+
+
 def run_once(args, bootstrap, pg, keys):
     tag = uuid.uuid4().hex[:10]
     db = f"bench_{tag}"
@@ -114,8 +147,16 @@ def run_once(args, bootstrap, pg, keys):
                OTPFLOW_DATABASE_URL=url, OTPFLOW_DATA_DIR=str(REPO))
     subprocess.run([str(build / "otpflowctl"), "migrate"], env=env,
                    check=True, capture_output=True)
-    subprocess.run([str(build / "otpflowctl"), "topics", "--partitions", "6"],
-                   env=env, check=True, capture_output=True)
+    # `otpflowctl topics` may call a topic it just created "missing" (its
+    # metadata trails the creation): a second call finds them.
+    for attempt in range(5):
+        if subprocess.run([str(build / "otpflowctl"), "topics",
+                           "--partitions", "6"], env=env,
+                          capture_output=True).returncode == 0:
+            break
+        time.sleep(1)
+    else:
+        raise RuntimeError("otpflowctl topics keeps failing")
     produce_backlog(bootstrap, topics["OTPFLOW_TOPIC_SMS_OTP"], args.backlog,
                     keys["OTPFLOW_SEAL_PUBLIC_KEY"])
 
@@ -176,8 +217,12 @@ def run_once(args, bootstrap, pg, keys):
     assert len(lines) == args.backlog and len(numbers) == args.backlog, \
         (len(lines), len(numbers))
     busy = [s for s in samples if s > 0]
+    ceiling = provider_ceiling(args, tag)
+    rate = args.backlog / (last - first)
     return {"sms": args.backlog, "seconds": round(last - first, 2),
-            "sms_per_s": round(args.backlog / (last - first)),
+            "sms_per_s": round(rate),
+            "provider_ceiling_req_per_s": round(ceiling),
+            "ratio": round(rate / ceiling, 2),
             "in_flight_median": statistics.median(busy) if busy else 0,
             "in_flight_max": max_in_flight,
             "max_in_flight_setting": args.in_flight,
@@ -206,6 +251,9 @@ def main():
         results.append(r)
     print(json.dumps({"median_sms_per_s": statistics.median(
         r["sms_per_s"] for r in results), "runs": len(results),
+        "median_ceiling": statistics.median(
+            r["provider_ceiling_req_per_s"] for r in results),
+        "median_ratio": statistics.median(r["ratio"] for r in results),
         "median_in_flight": statistics.median(
             r["in_flight_median"] for r in results),
         "median_rss_peak_mib": statistics.median(

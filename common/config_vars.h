@@ -184,7 +184,7 @@
 	X(OTPFLOW_SMS_MAX_IN_FLIGHT, INT, "512", CFG_SENDER, 0, 0,             \
 	  "Most provider requests in flight at once (never more than one per " \
 	  "phone number).")                                                    \
-	X(OTPFLOW_SMS_MAX_PENDING, INT, "20000", CFG_SENDER, 0, 0,             \
+	X(OTPFLOW_SMS_MAX_PENDING, INT, "5000", CFG_SENDER, 0, 0,             \
 	  "Most consumed records held in memory (queued per number, waiting "  \
 	  "for a retry time or in flight); consumption pauses above it.")      \
 	X(OTPFLOW_SMS_CONNECT_TIMEOUT, DURATION, "5s", CFG_SENDER, 0, 0,       \

@@ -23,9 +23,14 @@ static const enum cfg_id topic_vars[NTOPICS] = {
 /* Partition count of a topic in md, or -1 if absent. */
 static int partitions_of(const struct rd_kafka_metadata *md, const char *topic)
 {
+	/* A topic created a moment ago may still be electing its leaders:
+	 * it exists all the same. */
 	for (int i = 0; i < md->topic_cnt; i++)
 		if (strcmp(md->topics[i].topic, topic) == 0 &&
-		    md->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR)
+		    md->topics[i].partition_cnt > 0 &&
+		    (md->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR ||
+		     md->topics[i].err ==
+			     RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE))
 			return md->topics[i].partition_cnt;
 	return -1;
 }
@@ -176,8 +181,9 @@ int ctl_topics(int argc, char **argv)
 		goto out;
 	rd_kafka_metadata_destroy(md);
 	md = NULL;
-	/* Newly created topics can take a moment to show in metadata. */
-	for (int attempt = 0; attempt < 50; attempt++) {
+	/* Newly created topics can take a moment to show in metadata
+	 * (bounded: about 30 s). */
+	for (int attempt = 0; attempt < 300; attempt++) {
 		int missing = 0;
 
 		if (md)
