@@ -13,6 +13,7 @@ int ctl_keygen(int argc, char **argv);
 int ctl_topics(int argc, char **argv);
 int ctl_tail(int argc, char **argv);
 int ctl_stats(int argc, char **argv);
+int ctl_replay(int argc, char **argv);
 
 /* True if argv holds -h or --help (then the command prints its usage). */
 int ctl_wants_help(int argc, char **argv);

@@ -17,6 +17,7 @@ static const struct {
 	{ "topics", ctl_topics, "create missing otpflow topics and list them" },
 	{ "tail", ctl_tail, "print an otpflow topic as JSON lines" },
 	{ "stats", ctl_stats, "offsets, lag, counts and their reconciliation" },
+	{ "replay", ctl_replay, "send dead-lettered codes again (or fresh ones)" },
 };
 
 static void usage(FILE *out)
