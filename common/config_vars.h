@@ -143,6 +143,9 @@
 	X(OTPFLOW_SEAL_SECRET_KEY, STR, NULL, CFG_SENDER | CFG_CTL,            \
 	  CFG_SENDER, CFG_SECRET,                                              \
 	  "Base64 libsodium box secret key that opens sealed codes.")          \
+	X(OTPFLOW_SEAL_PREVIOUS_SECRET_KEY, STR, "", CFG_SENDER, 0, CFG_SECRET, \
+	  "During a key rotation: the previous secret key, tried when "       \
+	  "OTPFLOW_SEAL_SECRET_KEY cannot open a code (docs/operations.md).")  \
 	X(OTPFLOW_SMS_PROVIDER, STR, "dev", CFG_SENDER, 0, 0,                  \
 	  "SMS provider: twilio, modica, webhook or dev.")                     \
 	X(OTPFLOW_SMS_DEV_OUTPUT, STR, "-", CFG_SENDER, 0, 0,                  \

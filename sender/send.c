@@ -148,6 +148,8 @@ struct sender {
 	const struct cfg *cfg;
 	struct events *ev;
 	struct seal_keys keys;
+	struct seal_keys previous; /* during a key rotation */
+	bool has_previous;
 	struct templates *tpl;
 	struct classifier *cls;
 	struct provider *prov;
@@ -1094,7 +1096,9 @@ static void start_send(struct sender *s, struct job *j, int64_t now)
 {
 	char body[BODY_SIZE], errstr[ERR_SIZE];
 
-	if (seal_open(&s->keys, j->sealed, sizeof(j->sealed), j->code) < 0) {
+	if (seal_open(&s->keys, j->sealed, sizeof(j->sealed), j->code) < 0 &&
+	    (!s->has_previous || seal_open(&s->previous, j->sealed,
+					   sizeof(j->sealed), j->code) < 0)) {
 		release_phone(s, j);
 		emit_dlt(s, j, DLT_CONFIG,
 			 "cannot open the sealed code (OTPFLOW_SEAL_SECRET_KEY "
@@ -1695,6 +1699,20 @@ struct sender *sender_new(const struct cfg *cfg, struct events *ev,
 		snprintf(errstr, errstr_size, "OTPFLOW_SEAL_SECRET_KEY: %s", why);
 		goto fail;
 	}
+	{
+		const char *prev =
+			cfg_str(cfg, CFG_OTPFLOW_SEAL_PREVIOUS_SECRET_KEY);
+		if (prev && *prev) {
+			if (seal_keys_secret(&s->previous, prev, why,
+					     sizeof(why)) < 0) {
+				snprintf(errstr, errstr_size,
+					 "OTPFLOW_SEAL_PREVIOUS_SECRET_KEY: %s",
+					 why);
+				goto fail;
+			}
+			s->has_previous = true;
+		}
+	}
 	if (!tdir || !*tdir)
 		tdir = paths_data(cfg, "templates", dir, sizeof(dir));
 	s->tpl = templates_load(tdir, cfg_str(cfg, CFG_AUTH_LOCALE_DEFAULT), why,
@@ -1987,5 +2005,6 @@ void sender_free(struct sender *s)
 	classifier_free(s->cls);
 	templates_free(s->tpl);
 	sodium_memzero(&s->keys, sizeof(s->keys));
+	sodium_memzero(&s->previous, sizeof(s->previous));
 	free(s);
 }

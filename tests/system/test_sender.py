@@ -518,3 +518,19 @@ def test_signup_end_to_end_sms_code_passes_nhost_verification(
     conn.close()
     assert str(user_id) == sent["user_id"]
     assert_no_plaintext(sender, code)
+
+
+def test_key_rotation_previous_secret_key_still_opens(sender, fake_provider,
+                                                     otpflowctl):
+    keys = dict(line.split("=", 1)
+                for line in otpflowctl("keygen").stdout.split())
+    # Codes in flight were sealed to the old key; the sender now has the
+    # new key and keeps the old one as the previous key.
+    sender.start(OTPFLOW_SEAL_SECRET_KEY=keys["OTPFLOW_SEAL_SECRET_KEY"],
+                 OTPFLOW_SEAL_PREVIOUS_SECRET_KEY=sender.secret_key)
+    phone = new_phone()
+    sender.send_otp(phone, code="402913")
+    sender.wait_sent(1, timeout=60)
+    assert [m["body"] for m in fake_provider.messages()] == \
+        ["Your code is 402913."]
+    assert sender.dead() == []
