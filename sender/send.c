@@ -180,7 +180,7 @@ struct sender {
 	int64_t next_probe;
 	atomic_bool paused_config, db_ok, fatal;
 	struct metric *m_outcomes, *m_dead, *m_class, *m_in_flight,
-		*m_pending, *m_paused, *m_latency;
+		*m_pending, *m_paused, *m_latency, *m_end_to_end;
 };
 
 /* --- small helpers ------------------------------------------------------ */
@@ -989,7 +989,12 @@ static void emit_sent(struct sender *s, struct job *j, const char *msgid,
 {
 	rd_kafka_headers_t *h = rd_kafka_headers_new(4);
 	int64_t since = j->received_at ? j->received_at : j->issued_at;
-	json_t *obj = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:I}",
+	json_t *obj;
+
+	if (j->received_at)
+		metrics_observe(s->m_end_to_end,
+				(double)(sent_at - j->received_at) / 1000.0);
+	obj = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:I}",
 				"otp_id", j->otp_id, "request_id",
 				j->rec_request_id,
 				"user_id", j->user_id, "provider",
@@ -1643,6 +1648,10 @@ static void register_metrics(struct sender *s)
 		"otpflow_sender_provider_latency_seconds",
 		"Time from request start to the provider's answer.", lat,
 		sizeof(lat) / sizeof(lat[0]));
+	s->m_end_to_end = metrics_histogram(
+		"otpflow_sender_accept_to_sent_seconds",
+		"Time from ingest receiving the request to the provider's 2xx.",
+		lat, sizeof(lat) / sizeof(lat[0]));
 }
 
 struct sender *sender_new(const struct cfg *cfg, struct events *ev,

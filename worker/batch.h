@@ -30,6 +30,7 @@ struct batch_item {
 	const char *phone;      /* borrowed from rec */
 	bool reissue;
 	char traceparent[IDS_TRACEPARENT_SIZE]; /* for the OtpIssued record */
+	char received_at[24]; /* the request's received_at, decimal ms */
 	bool needs_code;        /* a candidate for a new code */
 	char user_id[IDS_UUID_SIZE];
 	char otp_id[IDS_UUID_SIZE];

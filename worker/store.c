@@ -83,8 +83,9 @@ static const char *str(const struct batch_item *it, const char *field)
 /* JSON text of the outbox headers of an item (caller frees). */
 static char *headers_json(const struct batch_item *it)
 {
-	json_t *h = json_pack("{s:s,s:s}", "request-id", it->request_id,
-			      "traceparent", it->traceparent);
+	json_t *h = json_pack("{s:s,s:s,s:s}", "request-id", it->request_id,
+			      "traceparent", it->traceparent, "received-at",
+			      it->received_at);
 	char *text = h ? json_dumps(h, JSON_COMPACT) : NULL;
 
 	json_decref(h);
@@ -471,7 +472,8 @@ enum pg_class store_outbox_load(PGconn *conn, struct batch_item *items,
 	res = PQexecParams(conn,
 			   "SELECT key, value, otp_id::text,"
 			   "  coalesce(headers->>'request-id', ''),"
-			   "  coalesce(headers->>'traceparent', '')"
+			   "  coalesce(headers->>'traceparent', ''),"
+			   "  coalesce(headers->>'received-at', '')"
 			   "FROM otpflow.outbox "
 			   "WHERE created_at <= now() - $2::interval "
 			   "ORDER BY id LIMIT $1::int",
@@ -507,6 +509,8 @@ enum pg_class store_outbox_load(PGconn *conn, struct batch_item *items,
 			 PQgetvalue(res, r, 2));
 		snprintf(it->traceparent, sizeof(it->traceparent), "%s",
 			 PQgetvalue(res, r, 4));
+		snprintf(it->received_at, sizeof(it->received_at), "%s",
+			 PQgetvalue(res, r, 5));
 		it->outcome = OUTCOME_CREATED;
 	}
 	PQclear(res);

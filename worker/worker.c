@@ -230,6 +230,10 @@ static bool decode(struct worker *w, const rd_kafka_message_t *rkm,
 				snprintf(parent, sizeof(parent), "%.*s",
 					 (int)tp_len, (const char *)tp);
 			ids_traceparent_child(parent, it->traceparent);
+			snprintf(it->received_at, sizeof(it->received_at),
+				 "%lld",
+				 (long long)json_integer_value(json_object_get(
+					 it->rec, "received_at")));
 			return true;
 		}
 		snprintf(errstr, sizeof(errstr), "invalid request_id or fields");
@@ -281,6 +285,9 @@ static bool publish(struct worker *w, struct batch_item *items, size_t n)
 				RD_KAFKA_V_HEADER("request-id", it->request_id,
 						  -1),
 				RD_KAFKA_V_HEADER("traceparent", it->traceparent,
+						  -1),
+				/* For the end-to-end latency the sender reports. */
+				RD_KAFKA_V_HEADER("received-at", it->received_at,
 						  -1),
 				RD_KAFKA_V_OPAQUE(it), RD_KAFKA_V_END);
 			if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {

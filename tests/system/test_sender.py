@@ -518,6 +518,10 @@ def test_signup_end_to_end_sms_code_passes_nhost_verification(
     conn.close()
     assert str(user_id) == sent["user_id"]
     assert_no_plaintext(sender, code)
+    # End-to-end latency counts from ingest's received_at (header of the
+    # worker's record), in the event and in the metrics.
+    assert 0 <= sent["accepted_latency_ms"] < 60000
+    assert "otpflow_sender_accept_to_sent_seconds_count 1" in sender.metrics()
 
 
 def test_key_rotation_previous_secret_key_still_opens(sender, fake_provider,
