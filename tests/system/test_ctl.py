@@ -102,6 +102,8 @@ def test_stats_reconciles(stack, topics, fresh_db, otpflowctl, start_ingest,
 
     before = stats()
     assert "accepted 3 = processed 0 + not yet processed 3" in before
+    # one line per partition with its offsets
+    assert before.count(" offsets ") >= 6
     assert "not balanced: 3 requests unprocessed" in before
 
     start_worker(fresh_db)

@@ -25,7 +25,8 @@ struct topic_stat {
 	enum cfg_id var;
 	const char *group; /* consumer group reading it, or NULL */
 	long long records;
-	long long lag; /* -1: group has no committed offsets */
+	long long lag;
+	char detail[8192]; /* one line per partition */
 };
 
 /* Records and committed lag of one topic. -1 on failure. */
@@ -43,6 +44,7 @@ static int topic_stats(rd_kafka_t *rk, const struct cfg *cfg,
 	rd_kafka_topic_destroy(rkt);
 	ts->records = 0;
 	ts->lag = 0;
+	ts->detail[0] = '\0';
 	if (err || md->topics[0].err) {
 		/* A topic nobody wrote yet: nothing to count. */
 		if (!err && md->topics[0].err ==
@@ -101,13 +103,30 @@ static int topic_stats(rd_kafka_t *rk, const struct cfg *cfg,
 				 rd_kafka_err2str(err));
 			goto out;
 		}
-		ts->records += high - low;
-		if (ts->group)
-			ts->lag += high - (parts->elems[i].offset >= 0 ?
-						   (parts->elems[i].offset > low ?
-							    parts->elems[i].offset :
-							    low) :
-						   low);
+		{
+			int64_t committed = parts->elems[i].offset;
+			int64_t from = committed > low ? committed : low;
+
+			ts->records += high - low;
+			if (ts->group)
+				ts->lag += high - from;
+			snprintf(ts->detail + strlen(ts->detail),
+				 sizeof(ts->detail) - strlen(ts->detail),
+				 "  %-26s p%-3d offsets %lld..%lld", "",
+				 (int)parts->elems[i].partition, (long long)low,
+				 (long long)high);
+			if (ts->group && committed >= 0)
+				snprintf(ts->detail + strlen(ts->detail),
+					 sizeof(ts->detail) - strlen(ts->detail),
+					 " committed %lld lag %lld\n",
+					 (long long)committed,
+					 (long long)(high - from));
+			else
+				snprintf(ts->detail + strlen(ts->detail),
+					 sizeof(ts->detail) - strlen(ts->detail),
+					 "%s\n",
+					 ts->group ? " nothing committed" : "");
+		}
 	}
 	rc = 0;
 out:
@@ -133,11 +152,11 @@ static long long count(PGconn *conn, const char *sql, char *errstr,
 int ctl_stats(int argc, char **argv)
 {
 	struct topic_stat topics[] = {
-		{ CFG_OTPFLOW_TOPIC_SIGNUP_REQUESTS, "otpflow-worker", 0, 0 },
-		{ CFG_OTPFLOW_TOPIC_SMS_OTP, "otpflow-sender", 0, 0 },
-		{ CFG_OTPFLOW_TOPIC_SMS_OTP_RETRY, "otpflow-sender", 0, 0 },
-		{ CFG_OTPFLOW_TOPIC_SMS_SENT, NULL, 0, 0 },
-		{ CFG_OTPFLOW_TOPIC_DEAD_LETTER, NULL, 0, 0 },
+		{ .var = CFG_OTPFLOW_TOPIC_SIGNUP_REQUESTS, .group = "otpflow-worker" },
+		{ .var = CFG_OTPFLOW_TOPIC_SMS_OTP, .group = "otpflow-sender" },
+		{ .var = CFG_OTPFLOW_TOPIC_SMS_OTP_RETRY, .group = "otpflow-sender" },
+		{ .var = CFG_OTPFLOW_TOPIC_SMS_SENT },
+		{ .var = CFG_OTPFLOW_TOPIC_DEAD_LETTER },
 	};
 	static const char *const outcomes[] = { "created", "existing",
 						"dropped", "reissued" };
@@ -198,6 +217,7 @@ int ctl_stats(int argc, char **argv)
 			printf("%s %lld\n", topics[i].group, topics[i].lag);
 		else
 			puts("-");
+		fputs(topics[i].detail, stdout);
 	}
 	for (int i = 0; i < 4; i++) {
 		char sql[160];
