@@ -10,6 +10,9 @@
 #include <string.h>
 
 #include "log.h"
+#include "metrics.h"
+
+#include <jansson.h>
 
 extern char **environ;
 
@@ -122,6 +125,33 @@ rd_kafka_t *kafka_producer_new(const struct cfg *cfg,
 	return rk;
 }
 
+static struct metric *lag_gauge;
+
+/*
+ * librdkafka statistics (every 5 s): the sum of consumer_lag over the
+ * partitions this consumer holds, as otpflow_consumer_lag_messages.
+ */
+static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
+{
+	json_t *root = json_loadb(json, len, 0, NULL);
+	json_t *topic, *part;
+	const char *name, *id;
+	long long lag = 0;
+
+	json_object_foreach (json_object_get(root, "topics"), name, topic) {
+		json_object_foreach (json_object_get(topic, "partitions"), id,
+				     part) {
+			json_int_t l = json_integer_value(
+				json_object_get(part, "consumer_lag"));
+			if (strcmp(id, "-1") != 0 && l > 0)
+				lag += l;
+		}
+	}
+	json_decref(root);
+	metrics_set(lag_gauge, (double)lag);
+	return 0; /* librdkafka frees json */
+}
+
 rd_kafka_t *kafka_consumer_new(const struct cfg *cfg, const char *group,
 			       const char *const *overrides, char *errstr,
 			       size_t errstr_size)
@@ -139,6 +169,15 @@ rd_kafka_t *kafka_consumer_new(const struct cfg *cfg, const char *group,
 		return NULL;
 	for (const char *const *o = consumer_props; *o; o += 2)
 		rd_kafka_conf_set(conf, o[0], o[1], why, sizeof(why));
+	if (!lag_gauge) {
+		/* A daemon has one consumer; metrics register at startup. */
+		lag_gauge = metrics_gauge("otpflow_consumer_lag_messages",
+					  "Records behind the end of the "
+					  "partitions this consumer holds.");
+		rd_kafka_conf_set(conf, "statistics.interval.ms", "5000", why,
+				  sizeof(why));
+		rd_kafka_conf_set_stats_cb(conf, on_stats);
+	}
 	rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, errstr_size);
 	if (!rk) {
 		rd_kafka_conf_destroy(conf);

@@ -286,6 +286,7 @@ def test_admin_endpoints(stack, topics, fresh_db, otpflowctl, start_ingest,
     now = counters()
     assert now['otpflow_worker_requests_total{outcome="created"}'] == 1
     assert now["otpflow_worker_commit_seconds_count"] >= 1
+    assert now["otpflow_consumer_lag_messages"] >= 0
 
 
 def test_unstorable_request_does_not_block_others(stack, topics, fresh_db,
