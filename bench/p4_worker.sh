@@ -71,3 +71,5 @@ done
 printf '%s\n' "${results[@]}" | sort -k2 -n | awk -v n="$runs" '
   { r[NR]=$1; q[NR]=$2; c[NR]=$3 } END { m=int((n+1)/2);
   printf "median of %d runs (by ratio): %s users/s, ratio %s of the bcrypt ceiling (single thread %s/s)\n", n, r[m], q[m], c[m] }'
+"$repo/scripts/kafka.sh" stop >/dev/null 2>&1 || true
+"$repo/scripts/pg.sh" stop >/dev/null 2>&1 || true
