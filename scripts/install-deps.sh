@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
 # Installs every Debian package otpflow needs to build, run and test.
 # Idempotent: when everything is present it prints one line and exits.
-# The package list lives in scripts/packages.txt (also used by the Dockerfile).
+#
+#   scripts/install-deps.sh              build + run + test packages
+#   scripts/install-deps.sh --build-only what building needs (the Dockerfile)
+#
+# Lists: scripts/packages-build.txt, scripts/packages.txt (run and test);
+# scripts/packages-runtime.txt is the final image's (not installed here).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-mapfile -t pkgs < <(grep -vE '^\s*(#|$)' "$here/packages.txt" | awk '{print $1}')
+lists=("$here/packages-build.txt")
+[ "${1:-}" = --build-only ] || lists+=("$here/packages.txt")
+mapfile -t pkgs < <(grep -hvE '^\s*(#|$)' "${lists[@]}" | awk '{print $1}')
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -1,0 +1,105 @@
+"""Deployment files, checked without a Docker engine: docker-compose.yml
+parses and names only real settings and files; the Dockerfile builds from
+the same package list and flags as the README's set-up, and its final image
+holds every shared library the binaries need."""
+
+import re
+import subprocess
+
+import yaml
+
+from otpflow_test import BUILD, REPO
+
+
+def config_names():
+    doc = subprocess.run([str(BUILD / "otpflowctl"), "config", "--markdown"],
+                         capture_output=True, text=True, check=True).stdout
+    return set(re.findall(r"^\| `([A-Z0-9_]+)`", doc, re.M))
+
+
+def test_compose_parses_and_names_real_settings():
+    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    names = config_names()
+    services = compose["services"]
+    assert {"kafka", "postgres", "setup", "ingest", "worker",
+            "sender"} <= set(services)
+    for name, svc in services.items():
+        for var in (svc.get("environment") or {}):
+            if var.startswith(("OTPFLOW_", "AUTH_")) and \
+                    not var.startswith("OTPFLOW_KAFKA_"):
+                assert var in names, f"{name}: {var} is not a setting"
+            if var.startswith("OTPFLOW_KAFKA_") and \
+                    var != "OTPFLOW_KAFKA_BOOTSTRAP_SERVERS":
+                # pass-through: must be a librdkafka property name
+                assert re.fullmatch(r"OTPFLOW_KAFKA_[A-Z0-9_]+", var)
+        if "build" in svc:
+            context = REPO / (svc["build"] if isinstance(svc["build"], str)
+                              else svc["build"]["context"])
+            assert (context / "Dockerfile").is_file()
+        for cmd in [svc.get("command")]:
+            text = " ".join(cmd) if isinstance(cmd, list) else (cmd or "")
+            for exe in re.findall(r"\b(otpflow(?:ctl|-[a-z]+))\b", text):
+                assert (BUILD / exe).is_file(), f"{name}: {exe} unknown"
+    assert compose["services"]["worker"].get("container_name") is None, \
+        "a container_name would forbid --scale"
+
+
+def test_dockerfile_uses_the_readme_build():
+    docker = (REPO / "Dockerfile").read_text()
+    assert "scripts/install-deps.sh --build-only" in docker
+    assert "scripts/packages-build.txt" in docker
+    assert "scripts/packages-runtime.txt" in docker
+    assert "-G Ninja" in docker and "-G Ninja" in \
+        (REPO / "scripts" / "build.sh").read_text()
+    assert re.search(r"^USER (?!root)\w+", docker, re.M), "non-root user"
+    for src in re.findall(r"^COPY (?!--from)(.+) \S+$", docker, re.M):
+        for path in src.split():
+            assert (REPO / path).exists(), f"COPY {path}: no such file"
+
+
+def package_of(path):
+    out = subprocess.run(["dpkg", "-S", path], capture_output=True,
+                         text=True).stdout
+    if not out:  # /lib is a symlink to /usr/lib on merged-/usr systems
+        alt = path.replace("/usr/lib/", "/lib/") if path.startswith(
+            "/usr/lib/") else path.replace("/lib/", "/usr/lib/", 1)
+        out = subprocess.run(["dpkg", "-S", alt], capture_output=True,
+                             text=True).stdout
+    return out.split(":")[0]
+
+
+def test_runtime_image_has_every_linked_library():
+    runtime = {line.split()[0] for line in
+               (REPO / "scripts" / "packages-runtime.txt").read_text()
+               .splitlines() if line.strip() and not line.startswith("#")}
+    base = {"libc6"}  # in debian:bookworm-slim already
+    for exe in ("otpflow-ingest", "otpflow-worker", "otpflow-sender",
+                "otpflowctl"):
+        dyn = subprocess.run(["readelf", "-d", str(BUILD / exe)],
+                             capture_output=True, text=True, check=True)
+        needed = re.findall(r"\(NEEDED\).*\[(.+)\]", dyn.stdout)
+        ldd = subprocess.run(["ldd", str(BUILD / exe)], capture_output=True,
+                             text=True, check=True).stdout
+        resolved = dict(re.findall(r"^\s*(\S+) => (\S+)", ldd, re.M))
+        for lib in needed:
+            pkg = package_of(resolved[lib])
+            assert pkg in runtime | base, f"{exe} needs {lib} from {pkg}"
+
+
+def test_docs_name_only_real_settings_and_commands():
+    names = config_names()
+    script_vars = {"OTPFLOW_STATE_DIR", "OTPFLOW_CACHE_DIR", "OTPFLOW_PG_PORT",
+                   "OTPFLOW_PG_BIN", "OTPFLOW_BUILD_DIR"}
+    usage = subprocess.run([str(BUILD / "otpflowctl"), "--help"],
+                           capture_output=True, text=True).stdout
+    commands = set(re.findall(r"^  ([a-z]+) ", usage, re.M))
+    for doc in ["README.md", *sorted(p.relative_to(REPO).as_posix() for p in
+                                     (REPO / "docs").glob("*.md"))]:
+        text = (REPO / doc).read_text()
+        for var in set(re.findall(r"\b((?:OTPFLOW|AUTH)_[A-Z0-9_]+)", text)):
+            if var.startswith(("OTPFLOW_KAFKA_", "OTPFLOW_BROKER_",
+                               "OTPFLOW_TEST_")) or var in script_vars:
+                continue
+            assert var in names, f"{doc} names {var}, not a setting"
+        for cmd in set(re.findall(r"(?:`|^)otpflowctl ([a-z]+)", text, re.M)):
+            assert cmd in commands, f"{doc} names otpflowctl {cmd}"
