@@ -1,7 +1,8 @@
 /*
- * Hash pool: threads sleep on a condition variable; hashpool_run publishes
- * a batch, every thread (the caller included) claims jobs by an atomic
- * index, and the caller waits until the last job is counted done.
+ * Hash pool: threads sleep on a condition variable; hashpool_start
+ * publishes a batch and returns, every pool thread claims jobs by an atomic
+ * index, and hashpool_wait joins in (the caller claims jobs too) until the
+ * last job is counted done.
  */
 #include "hashpool.h"
 
@@ -13,7 +14,7 @@ struct hashpool {
 	pthread_mutex_t lock;
 	pthread_cond_t wake, done;
 	pthread_t *threads;
-	unsigned nthreads; /* helper threads (the caller is one more) */
+	unsigned nthreads;
 	int cost;
 	unsigned long generation; /* bumped per batch */
 	bool stop;
@@ -21,6 +22,7 @@ struct hashpool {
 	size_t njobs;
 	atomic_size_t next;
 	size_t finished; /* under lock */
+	unsigned active; /* pool threads inside work(), under lock */
 };
 
 static void work(struct hashpool *hp, struct hash_job *jobs, size_t n)
@@ -36,8 +38,7 @@ static void work(struct hashpool *hp, struct hash_job *jobs, size_t n)
 	}
 	pthread_mutex_lock(&hp->lock);
 	hp->finished += mine;
-	if (hp->finished == n)
-		pthread_cond_broadcast(&hp->done);
+	pthread_cond_broadcast(&hp->done);
 	pthread_mutex_unlock(&hp->lock);
 }
 
@@ -57,9 +58,14 @@ static void *thread_main(void *arg)
 			struct hash_job *jobs = hp->jobs;
 			size_t n = hp->njobs;
 
+			/* Counted so that the batch is not freed under a
+			 * thread that woke late (see hashpool_wait). */
+			hp->active++;
 			pthread_mutex_unlock(&hp->lock);
 			work(hp, jobs, n);
 			pthread_mutex_lock(&hp->lock);
+			hp->active--;
+			pthread_cond_broadcast(&hp->done);
 		}
 	}
 	pthread_mutex_unlock(&hp->lock);
@@ -76,8 +82,8 @@ struct hashpool *hashpool_new(unsigned threads, int cost)
 	pthread_cond_init(&hp->wake, NULL);
 	pthread_cond_init(&hp->done, NULL);
 	hp->cost = cost;
-	hp->nthreads = threads > 1 ? threads - 1 : 0;
-	hp->threads = calloc(hp->nthreads ? hp->nthreads : 1, sizeof(pthread_t));
+	hp->nthreads = threads ? threads : 1;
+	hp->threads = calloc(hp->nthreads, sizeof(pthread_t));
 	if (!hp->threads)
 		goto fail;
 	for (unsigned i = 0; i < hp->nthreads; i++) {
@@ -92,26 +98,42 @@ fail:
 	return NULL;
 }
 
-void hashpool_run(struct hashpool *hp, struct hash_job *jobs, size_t n)
+void hashpool_start(struct hashpool *hp, struct hash_job *jobs, size_t n)
 {
-	if (n == 0)
-		return;
 	pthread_mutex_lock(&hp->lock);
 	hp->jobs = jobs;
 	hp->njobs = n;
 	hp->finished = 0;
 	atomic_store(&hp->next, 0);
 	hp->generation++;
-	pthread_cond_broadcast(&hp->wake);
+	if (n)
+		pthread_cond_broadcast(&hp->wake);
 	pthread_mutex_unlock(&hp->lock);
+}
 
+void hashpool_wait(struct hashpool *hp)
+{
+	struct hash_job *jobs = hp->jobs;
+	size_t n = hp->njobs;
+
+	if (n == 0)
+		return;
 	work(hp, jobs, n);
-
 	pthread_mutex_lock(&hp->lock);
-	while (hp->finished < n)
+	/* Every job done, and no thread still holding this batch's index:
+	 * a late one would claim jobs of the next batch with this one's
+	 * pointer. */
+	while (hp->finished < n || hp->active > 0)
 		pthread_cond_wait(&hp->done, &hp->lock);
 	hp->jobs = NULL;
+	hp->njobs = 0;
 	pthread_mutex_unlock(&hp->lock);
+}
+
+void hashpool_run(struct hashpool *hp, struct hash_job *jobs, size_t n)
+{
+	hashpool_start(hp, jobs, n);
+	hashpool_wait(hp);
 }
 
 void hashpool_free(struct hashpool *hp)

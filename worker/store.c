@@ -296,17 +296,19 @@ static enum pg_class create_users(PGconn *conn, const struct commit_ctx *c,
 	cls = run(conn, create_sql, 17, params, &res, errstr, errstr_size);
 	if (cls != PG_OK)
 		goto out;
+	/* Candidates the statement returned are new users; the others found
+	 * their number registered. (A copy of a candidate's request in the
+	 * same batch is OUTCOME_SKIP already, so it is not a candidate.) */
 	for (size_t i = 0; i < c->n; i++) {
 		struct batch_item *it = &c->items[i];
-		if (it->outcome == OUTCOME_NONE && !it->reissue)
-			it->outcome = OUTCOME_EXISTING;
+
+		if (it->outcome != OUTCOME_NONE || it->reissue)
+			continue;
+		it->outcome = OUTCOME_EXISTING;
+		for (int r = 0; r < PQntuples(res); r++)
+			if (strcmp(it->request_id, PQgetvalue(res, r, 0)) == 0)
+				it->outcome = OUTCOME_CREATED;
 	}
-	for (int r = 0; r < PQntuples(res); r++)
-		for (size_t i = 0; i < c->n; i++)
-			if (!c->items[i].reissue &&
-			    strcmp(c->items[i].request_id,
-				   PQgetvalue(res, r, 0)) == 0)
-				c->items[i].outcome = OUTCOME_CREATED;
 out:
 	PQclear(res);
 	arrays_free(a, 12);
@@ -329,8 +331,10 @@ static enum pg_class record_rest(PGconn *conn, const struct commit_ctx *c,
 		struct batch_item *it = &c->items[i];
 		char *headers;
 
-		if (it->outcome == OUTCOME_SKIP || (it->outcome == OUTCOME_CREATED) ||
-		    (!it->reissue && it->outcome != OUTCOME_EXISTING))
+		/* The new-user statement recorded its candidates, those it
+		 * found registered ('existing') included. */
+		if (it->outcome == OUTCOME_SKIP ||
+		    (!it->reissue && c->before[i] == OUTCOME_NONE))
 			continue;
 		pg_array_add(&a[6], it->request_id);
 		pg_array_add(&a[7], batch_outcome_name(it->outcome));
@@ -420,6 +424,10 @@ enum pg_class store_commit(PGconn *conn, struct batch_item *items, size_t n,
 		c->before[i] = items[i].outcome;
 	cls = pg_txn_run(conn, commit_body, c, TXN_ATTEMPTS, errstr,
 			 errstr_size);
+	/* Rolled back: what the attempt decided did not happen. */
+	if (cls != PG_OK)
+		for (size_t i = 0; i < n; i++)
+			items[i].outcome = c->before[i];
 	free(c);
 	return cls;
 }

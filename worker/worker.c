@@ -14,6 +14,13 @@
  * by otp_id); the dedup table makes a redelivered request a no-op.
  * Postgres or Kafka outages block the loop (retrying with backoff) rather
  * than skip anything.
+ *
+ * Two batches are in flight: while batch N is committed, published and its
+ * offsets stored (4-7, mostly waiting on Postgres and the broker), the hash
+ * pool already computes batch N+1's codes (1-3). Commits stay in order, so
+ * a REISSUE sees the user a previous batch created; the pre-filter of N+1
+ * runs before N commits and may miss N's users, which costs a wasted hash,
+ * never a duplicate: the transaction re-checks.
  */
 #include "worker.h"
 
@@ -163,10 +170,28 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
 		    it->request_id, "error", rd_kafka_err2name(rkm->err));
 }
 
-/* Seals the item's code and encodes its OtpIssued record. */
+/*
+ * A batch of records between the consumer and the stored offsets. It owns
+ * its messages (destroyed with it) and carries its own code timestamps,
+ * since the next batch is prepared while this one commits.
+ */
+struct batch {
+	struct worker *w;
+	rd_kafka_message_t **msgs;
+	size_t n;
+	struct batch_item *items; /* decoded records, packed at the front */
+	size_t m;
+	struct hash_job *jobs; /* one per item needing a code */
+	size_t njobs;
+	struct store_settings settings;
+	struct timespec t0;
+};
+
+/* Seals the item's code and encodes its OtpIssued record (arg: batch). */
 static int encode_otp(void *arg, struct batch_item *it)
 {
-	struct worker *w = arg;
+	struct batch *b = arg;
+	struct worker *w = b->w;
 	unsigned char sealed[SEAL_SEALED_BYTES];
 	char b64[sodium_base64_ENCODED_LEN(SEAL_SEALED_BYTES,
 					   sodium_base64_VARIANT_ORIGINAL)];
@@ -182,8 +207,8 @@ static int encode_otp(void *arg, struct batch_item *it)
 			it->otp_id, "request_id", it->request_id, "user_id",
 			it->user_id, "phone_number", it->phone, "locale",
 			json_object_get(it->rec, "locale"), "otp_sealed", b64,
-			"issued_at", (json_int_t)w->settings.issued_at_ms,
-			"expires_at", (json_int_t)w->settings.expires_at_ms);
+			"issued_at", (json_int_t)b->settings.issued_at_ms,
+			"expires_at", (json_int_t)b->settings.expires_at_ms);
 	if (!rec)
 		return -1;
 	free(it->value);
@@ -404,39 +429,40 @@ static void dedup_batch(struct batch_item *items, size_t n)
 	}
 }
 
-/* Codes for every item still undecided (new users and re-issues). */
-static bool make_codes(struct worker *w, struct batch_item *items, size_t n)
+/* Starts hashing codes for every item still undecided (new users and
+ * re-issues); finish_codes collects them. */
+static bool start_codes(struct batch *b)
 {
-	struct hash_job *jobs = calloc(n ? n : 1, sizeof(*jobs));
-	size_t m = 0;
-	bool ok = false;
-
-	if (!jobs)
+	b->jobs = calloc(b->m ? b->m : 1, sizeof(*b->jobs));
+	if (!b->jobs)
 		return false;
-	for (size_t i = 0; i < n; i++)
-		if (items[i].rec && items[i].outcome == OUTCOME_NONE &&
-		    !otp_generate(jobs[m++].code))
-			goto out;
-	hashpool_run(w->hp, jobs, m);
-	m = 0;
-	for (size_t i = 0; i < n; i++) {
-		struct batch_item *it = &items[i];
+	for (size_t i = 0; i < b->m; i++)
+		if (b->items[i].rec && b->items[i].outcome == OUTCOME_NONE &&
+		    !otp_generate(b->jobs[b->njobs++].code))
+			return false;
+	hashpool_start(b->w->hp, b->jobs, b->njobs);
+	return true;
+}
+
+static bool finish_codes(struct batch *b)
+{
+	size_t k = 0;
+
+	hashpool_wait(b->w->hp);
+	for (size_t i = 0; i < b->m; i++) {
+		struct batch_item *it = &b->items[i];
 
 		if (!it->rec || it->outcome != OUTCOME_NONE)
 			continue;
-		it->job = jobs[m++];
+		it->job = b->jobs[k++];
 		ids_uuid_v4(it->otp_id);
 		if (it->reissue)
 			continue; /* encoded once the user is known */
 		ids_uuid_v4(it->user_id);
-		if (!it->job.ok || encode_otp(w, it))
-			goto out;
+		if (!it->job.ok || encode_otp(b, it))
+			return false;
 	}
-	ok = true;
-out:
-	explicit_bzero(jobs, n * sizeof(*jobs));
-	free(jobs);
-	return ok;
+	return true;
 }
 
 /*
@@ -446,13 +472,14 @@ out:
  * dropped — logged, counted and recorded — instead of blocking the
  * partition forever. False only on a stop signal.
  */
-static bool commit(struct worker *w, struct batch_item *items, size_t n)
+static bool commit(struct batch *b, struct batch_item *items, size_t n)
 {
+	struct worker *w = b->w;
 	char errstr[512];
 	enum pg_class cls;
 
-	while ((cls = store_commit(w->pg, items, n, &w->settings, encode_otp,
-				   w, errstr, sizeof(errstr))) != PG_OK) {
+	while ((cls = store_commit(w->pg, items, n, &b->settings, encode_otp,
+				   b, errstr, sizeof(errstr))) != PG_OK) {
 		if (cls == PG_FAILED && n > 1)
 			break;
 		if (cls == PG_FAILED) {
@@ -475,7 +502,7 @@ static bool commit(struct worker *w, struct batch_item *items, size_t n)
 	LOG(LOG_WARN, "batch failed; committing its requests one by one",
 	    "error", errstr);
 	for (size_t i = 0; i < n; i++)
-		if (!commit(w, &items[i], 1))
+		if (!commit(b, &items[i], 1))
 			return false;
 	return true;
 }
@@ -515,76 +542,115 @@ static double since(const struct timespec *t0)
 	       (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
-static bool process(struct worker *w, rd_kafka_message_t **msgs, size_t n)
+static void batch_free(struct batch *b)
 {
-	struct batch_item *items = calloc(n, sizeof(*items));
-	struct timespec t0, t_commit;
+	if (!b)
+		return;
+	for (size_t i = 0; i < b->m; i++)
+		batch_item_clear(&b->items[i]);
+	free(b->items);
+	if (b->jobs)
+		explicit_bzero(b->jobs, b->njobs * sizeof(*b->jobs));
+	free(b->jobs);
+	for (size_t i = 0; i < b->n; i++)
+		rd_kafka_message_destroy(b->msgs[i]);
+	free(b->msgs);
+	free(b);
+}
+
+/*
+ * Steps 1-3 up to the start of hashing: takes over msgs[0..n) (destroyed
+ * with the batch). NULL only on a stop signal or when out of memory.
+ */
+static struct batch *batch_prepare(struct worker *w, rd_kafka_message_t **msgs,
+				   size_t n)
+{
+	struct batch *b = calloc(1, sizeof(*b));
 	char errstr[512];
 	enum pg_class cls;
-	bool ok = false;
-	size_t m = 0;
 
-	if (!items)
-		return false;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (!b)
+		goto fail;
+	b->w = w;
+	b->msgs = malloc(n * sizeof(*msgs));
+	b->items = calloc(n, sizeof(*b->items));
+	if (!b->msgs || !b->items)
+		goto fail;
+	memcpy(b->msgs, msgs, n * sizeof(*msgs));
+	b->n = n;
+	n = 0; /* the batch owns the messages now */
+	clock_gettime(CLOCK_MONOTONIC, &b->t0);
 	/* Undecodable records get no item (their offsets are stored all the
 	 * same); the others are packed at the front. */
-	for (size_t i = 0; i < n; i++)
-		if (decode(w, msgs[i], &items[m]))
-			m++;
-	dedup_batch(items, m);
-	while ((cls = pg_ensure(w) ? store_prefilter(w->pg, items, m, errstr,
-						     sizeof(errstr)) :
+	for (size_t i = 0; i < b->n; i++)
+		if (decode(w, b->msgs[i], &b->items[b->m]))
+			b->m++;
+	dedup_batch(b->items, b->m);
+	while ((cls = pg_ensure(w) ? store_prefilter(w->pg, b->items, b->m,
+						     errstr, sizeof(errstr)) :
 				     PG_FAILED) != PG_OK)
 		if (signals_stop_requested() ||
 		    !pg_failed(w, cls, "prefilter", errstr))
-			goto out;
-	w->settings.issued_at_ms = now_ms();
-	w->settings.expires_at_ms = w->settings.issued_at_ms +
+			goto fail;
+	b->settings = w->settings;
+	b->settings.issued_at_ms = now_ms();
+	b->settings.expires_at_ms = b->settings.issued_at_ms +
 				    cfg_ms(w->cfg, CFG_OTPFLOW_OTP_TTL);
-	if (!make_codes(w, items, m)) {
+	if (!start_codes(b)) {
 		LOG(LOG_ERROR, "cannot make codes");
-		goto out;
+		goto fail;
 	}
+	return b;
+fail:
+	for (size_t i = 0; i < n; i++)
+		rd_kafka_message_destroy(msgs[i]);
+	batch_free(b);
+	return NULL;
+}
+
+/* Steps 4-7 for a batch whose codes are made; false on a stop signal. */
+static bool batch_finish(struct batch *b)
+{
+	struct worker *w = b->w;
+	struct timespec t_commit;
+	char errstr[512];
+	enum pg_class cls;
+
 	clock_gettime(CLOCK_MONOTONIC, &t_commit);
-	if (!commit(w, items, m))
-		goto out;
+	if (!commit(b, b->items, b->m))
+		return false;
 	metrics_observe(stats.commit, since(&t_commit));
 	crash_point(w, "after-commit");
-	if (!publish(w, items, m))
-		goto out;
+	if (!publish(w, b->items, b->m))
+		return false;
 	crash_point(w, "after-publish");
-	while ((cls = store_outbox_delete(w->pg, items, m, errstr,
+	while ((cls = store_outbox_delete(w->pg, b->items, b->m, errstr,
 					  sizeof(errstr))) != PG_OK)
 		if (!pg_failed(w, cls, "outbox delete", errstr))
-			goto out;
+			return false;
 	if (log_enabled(LOG_DEBUG)) {
-		for (size_t i = 0; i < m; i++) {
+		for (size_t i = 0; i < b->m; i++) {
 			char masked[PHONE_MAX + 8];
-			phone_mask(items[i].phone, masked, sizeof(masked));
+			phone_mask(b->items[i].phone, masked, sizeof(masked));
 			LOG(LOG_DEBUG, "request processed", "request_id",
-			    items[i].request_id, "phone", masked, "outcome",
-			    batch_outcome_name(items[i].outcome));
+			    b->items[i].request_id, "phone", masked, "outcome",
+			    batch_outcome_name(b->items[i].outcome));
 		}
 	}
-	store_offsets(w, msgs, n);
-	for (size_t i = 0; i < m; i++) {
+	store_offsets(w, b->msgs, b->n);
+	for (size_t i = 0; i < b->m; i++) {
 		static const size_t label[] = {
 			[OUTCOME_CREATED] = 0, [OUTCOME_EXISTING] = 1,
 			[OUTCOME_SKIP] = 2,    [OUTCOME_DROPPED] = 3,
 			[OUTCOME_REISSUED] = 4,
 		};
-		if (items[i].outcome != OUTCOME_NONE)
-			metrics_inc(stats.requests, label[items[i].outcome], 1);
+		if (b->items[i].outcome != OUTCOME_NONE)
+			metrics_inc(stats.requests, label[b->items[i].outcome],
+				    1);
 	}
-	metrics_observe(stats.batch, since(&t0));
+	metrics_observe(stats.batch, since(&b->t0));
 	metrics_inc(stats.batches, 0, 1);
-	ok = true;
-out:
-	for (size_t i = 0; i < m; i++)
-		batch_item_clear(&items[i]);
-	free(items);
-	return ok;
+	return true;
 }
 
 /* --- Lifecycle --------------------------------------------------------- */
@@ -716,27 +782,48 @@ fail:
 	return NULL;
 }
 
+/*
+ * Commits the batch whose codes are ready, if any, while the next one's
+ * are hashed; false on a stop signal or a fatal error (*rc set).
+ */
+static bool finish_ready(struct batch **ready, int *rc)
+{
+	bool ok = !*ready || batch_finish(*ready);
+
+	batch_free(*ready);
+	*ready = NULL;
+	if (!ok)
+		*rc = signals_stop_requested() ? 0 : 1;
+	return ok;
+}
+
 int worker_run(struct worker *w)
 {
 	rd_kafka_message_t **msgs = calloc(w->batch_size, sizeof(*msgs));
+	struct batch *ready = NULL; /* codes made, not committed yet */
+	long long last_sweep;
 	int rc = 0;
 
 	if (!msgs)
 		return 1;
-	long long last_sweep;
-
 	if (!drain_outbox(w, 0))
 		goto out;
 	last_sweep = now_ms();
 	atomic_store(&w->kafka_ok, true);
 	while (!signals_stop_requested()) {
+		/* With a batch waiting for its commit, take only what is
+		 * already fetched: it must not wait for a full batch. */
 		ssize_t n = rd_kafka_consume_batch_queue(
-			w->queue, w->batch_timeout_ms, msgs, w->batch_size);
+			w->queue, ready ? 0 : w->batch_timeout_ms, msgs,
+			w->batch_size);
+		struct batch *next = NULL;
 		size_t m = 0;
 
 		if (n < 0) {
 			LOG(LOG_ERROR, "consume failed", "error",
 			    rd_kafka_err2str(rd_kafka_last_error()));
+			if (!finish_ready(&ready, &rc))
+				break;
 			sleep_ms(200);
 			continue;
 		}
@@ -752,18 +839,33 @@ int worker_run(struct worker *w)
 			}
 			msgs[m++] = msgs[i];
 		}
-		if (m > 0 && !process(w, msgs, m))
+		if (m > 0 && !(next = batch_prepare(w, msgs, m))) {
 			rc = signals_stop_requested() ? 0 : 1;
-		for (size_t i = 0; i < m; i++)
-			rd_kafka_message_destroy(msgs[i]);
-		if (rc)
+			finish_ready(&ready, &rc);
 			break;
+		}
+		if (!finish_ready(&ready, &rc)) {
+			if (next)
+				hashpool_wait(w->hp);
+			batch_free(next);
+			break;
+		}
+		if (next && !finish_codes(next)) {
+			LOG(LOG_ERROR, "cannot make codes");
+			batch_free(next);
+			rc = 1;
+			break;
+		}
+		ready = next;
 		if (now_ms() - last_sweep > OUTBOX_SWEEP_MS) {
-			if (!drain_outbox(w, OUTBOX_SWEEP_MS))
+			if (!finish_ready(&ready, &rc) ||
+			    !drain_outbox(w, OUTBOX_SWEEP_MS))
 				break;
 			last_sweep = now_ms();
 		}
 	}
+	/* Stopping: the batch whose codes are made is committed (drain). */
+	finish_ready(&ready, &rc);
 out:
 	free(msgs);
 	return rc;

@@ -11,6 +11,8 @@ import time
 import psycopg2
 import requests
 
+import results as results_md
+
 from conftest import REPO, STATE, script_env
 from otpflow_test import avro_decode, free_port, read_topic, wait_for
 
@@ -133,9 +135,13 @@ def test_r5_postgres_outage(stack, topics, otpflowctl, start_ingest,
         events = read_topic(stack.bootstrap, topics["OTPFLOW_TOPIC_SMS_OTP"])
         assert len({avro_decode(m.value())[1]["user_id"] for m in events}) \
             == len(accepted)
-        print(f"R5: {len(accepted)} accepted; worker resumed {resumed:.1f} s "
-              f"and caught up {drained:.1f} s after Postgres returned; "
-              f"0 lost, 0 duplicates")
+        results_md.record(
+            "R5", "Postgres stopped for 30 s under load",
+            "test_r5_postgres_outage", accepted=len(accepted),
+            users_created=users, duplicate_users=users - distinct,
+            lost=len(accepted) - users,
+            worker_resumed_after_postgres_returned_s=resumed,
+            caught_up_after_s=drained)
     finally:
         pg("clean")
 
@@ -168,8 +174,11 @@ def test_r4_broker_outage(topics, start_ingest):
         on_topic = {m.key().decode() for m in read_topic(
             bootstrap, topics["OTPFLOW_TOPIC_SIGNUP_REQUESTS"], timeout=60)}
         assert ok <= on_topic, f"{len(ok - on_topic)} answered 200 but lost"
-        print(f"R4: {len(ok)} x 200 all on the topic, {len(refused)} x 503 "
-              f"during the outage, none lost")
+        results_md.record(
+            "R4", "Kafka broker stopped for 10 s under load",
+            "test_r4_broker_outage", requests=len(results),
+            answered_200=len(ok), answered_503=len(refused),
+            answered_200_not_on_topic=len(ok - on_topic))
     finally:
         kafka("stop")
         subprocess.run(["rm", "-rf", str(STATE / "r4-kafka")], check=True)

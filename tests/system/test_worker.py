@@ -200,6 +200,35 @@ def test_two_workers_no_duplicates(stack, topics, fresh_db, otpflowctl,
     assert len({otp["user_id"] for _, otp in events}) == 200
 
 
+def test_second_signup_in_the_next_batch(stack, topics, fresh_db,
+                                         otpflowctl, start_ingest,
+                                         start_worker):
+    """Small batches: a request's batch is pre-filtered while the batch
+    before it, with the same number, is not committed yet, so the
+    transaction itself finds the user (mixed with new users in one batch):
+    one user and one code per number, every request recorded once, no
+    failed transaction."""
+    migrated(otpflowctl, fresh_db)
+    url = start_ingest()
+    phones = [f"+141555570{n:02d}" for n in range(12)]
+    for phone in phones:
+        signup(url, phone)
+        signup(url, phone)
+    worker = start_worker(fresh_db, OTPFLOW_WORKER_BATCH_SIZE=3)
+    wait_processed(fresh_db, 24)
+    assert query(fresh_db, "SELECT outcome, count(*) FROM "
+                 "otpflow.processed_requests GROUP BY 1 ORDER BY 1") == \
+        [("created", 12), ("existing", 12)]
+    users = dict(query(fresh_db, "SELECT id::text, phone_number "
+                       "FROM auth.users"))
+    assert sorted(users.values()) == phones
+    wait_for(lambda: len(otp_events(stack, topics)) >= 12, 30, "OtpIssued")
+    events = [otp for _, otp in otp_events(stack, topics)]
+    assert len(events) == 12
+    assert {e["user_id"]: e["phone_number"] for e in events} == users
+    assert '"postgres failure"' not in worker.output()
+
+
 def test_kill_after_commit_before_offsets(stack, topics, fresh_db, otpflowctl,
                                           start_ingest, start_worker):
     migrated(otpflowctl, fresh_db)
