@@ -5,7 +5,8 @@
 #                              ASan+UBSan), run the C unit tests under both,
 #                              fuzz the parsers briefly (libFuzzer), then the
 #                              system tests (pytest) against a real Postgres
-#                              and a real Apache Kafka 4.x broker
+#                              and a real Apache Kafka 4.x broker, once per
+#                              build
 #   scripts/test.sh -k EXPR    extra arguments go to pytest
 #
 # The system tests start and stop their own Postgres and broker through
@@ -35,4 +36,15 @@ tests/fuzz/run.sh 20
 step "system tests"
 # Debian's interpreter: the test modules come from Debian packages.
 /usr/bin/python3 -m pytest -p no:cacheprovider tests/system "$@"
+
+step "system tests under ASan+UBSan"
+# The same suite against the sanitizer build: a daemon that prints a report
+# fails its test (tests/system/conftest.py), and LeakSanitizer turns a leak
+# at a clean exit into a non-zero status. test_deploy checks the release
+# binaries' libraries, which the sanitizer build does not share.
+OTPFLOW_BUILD_DIR="$repo/build-asan" \
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+UBSAN_OPTIONS=print_stacktrace=1 \
+  /usr/bin/python3 -m pytest -p no:cacheprovider tests/system \
+  --ignore=tests/system/test_deploy.py "$@"
 step "done"

@@ -63,6 +63,19 @@ class Stack:
         return env
 
 
+@pytest.fixture(autouse=True)
+def no_sanitizer_reports():
+    """Fails a test whose daemons (stopped, killed or still running) printed
+    a sanitizer report: the ASan+UBSan run of this suite relies on it."""
+    from otpflow_test import Daemon, sanitizer_reports
+    Daemon.started.clear()
+    yield
+    reports = {d.exe: sanitizer_reports(d.output()) for d in Daemon.started}
+    Daemon.started.clear()
+    reports = {exe: lines for exe, lines in reports.items() if lines}
+    assert not reports, f"sanitizer reports: {reports}"
+
+
 @pytest.fixture(scope="session")
 def stack():
     database_url = run_script("pg.sh", "start", timeout=120)

@@ -51,8 +51,24 @@ def wait_for(condition, timeout, what, interval=0.05):
         time.sleep(interval)
 
 
+# What AddressSanitizer, LeakSanitizer and UndefinedBehaviorSanitizer print
+# (the ASan+UBSan build stops at the first report).
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                   "runtime error:")
+
+
+def sanitizer_reports(text):
+    """The lines of text that are sanitizer reports."""
+    return [line for line in text.splitlines()
+            if any(mark in line for mark in SANITIZER_MARKS)]
+
+
 class Daemon:
-    """An otpflow daemon started for one test; logs kept for assertions."""
+    """An otpflow daemon started for one test; logs kept for assertions.
+    Every daemon is remembered in Daemon.started so that the test's
+    teardown can check its log for sanitizer reports (conftest.py)."""
+
+    started = []
 
     def __init__(self, exe, env, log_path):
         import subprocess
@@ -61,9 +77,11 @@ class Daemon:
         self.log = open(log_path, "wb")
         self.proc = subprocess.Popen([str(BUILD / exe)], env=env,
                                      stdout=self.log, stderr=self.log)
+        Daemon.started.append(self)
 
     def output(self):
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         return pathlib.Path(self.log_path).read_text(errors="replace")
 
     def stop(self, timeout=30):
