@@ -55,7 +55,8 @@ def _section(key, title, test, figures):
 
 
 def record(rid, title, test, **figures):
-    """Replaces the section of scenario rid (e.g. "R2") for this build.
+    """Replaces the section of scenario rid (e.g. "R2", or "R11-worker"
+    when several tests share a row) for this build.
 
     title: one line saying what was done; test: the test's name; figures:
     name=value pairs in the order they should be shown (underscores in the
@@ -74,7 +75,8 @@ def record(rid, title, test, **figures):
 
         def order(k):
             r, build = k.split("/", 1)
-            return (int(r[1:]) if r[1:].isdigit() else 99, r, build)
+            number = re.match(r"R(\d+)", r)
+            return (int(number.group(1)) if number else 99, r, build)
         body = "\n".join(sections[k] for k in sorted(sections, key=order))
         f.seek(0)
         f.truncate()

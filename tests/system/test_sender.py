@@ -14,6 +14,7 @@ import uuid
 
 import requests
 
+import results as results_md
 from otpflow_test import BUILD, avro_decode, wait_for
 from sender_fixtures import (  # noqa: F401  (fixtures)
     TWILIO_SERVICE, TWILIO_SID, TWILIO_TOKEN, fake_provider, headers_of, sender,
@@ -241,6 +242,10 @@ def test_permanent_errors_are_dead_lettered_on_the_first_attempt(
     assert metric(sender.metrics(), "otpflow_sender_dead_letters_total",
                   'reason="PERMANENT"') == 2
     assert_no_plaintext(sender, code)
+    results_md.record("R7", "provider permanent errors (21211, 21610)",
+                      "test_permanent_errors_are_dead_lettered_on_the_first_"
+                      "attempt", codes=2, dead_lettered_permanent=2,
+                      provider_attempts=2, retries=0, sent=0)
 
 
 # --- transient failures ----------------------------------------------------
@@ -343,6 +348,11 @@ def test_hanging_number_does_not_delay_other_numbers(sender, fake_provider):
     assert dl["attempts"] == 2 and dl["http_status"] is None
     assert "imeout" in dl["error_message"]
     assert fake_provider.attempts()[hanging] == 2
+    results_md.record("R8", "provider hangs for one number (5 s timeout, "
+                      "2 attempts)", "test_hanging_number_does_not_delay_"
+                      "other_numbers", other_numbers_sent_while_hanging=5,
+                      hanging_attempts_ended_by_timeout=2,
+                      hanging_code_dead_lettered=1)
 
 
 def test_half_the_attempts_fail_every_code_ends_sent(sender, fake_provider):
@@ -408,6 +418,13 @@ def test_kill_9_repeatedly_every_code_ends_sent_at_most_one_duplicate_each(
     assert {s["otp_id"] for _, s in sent} == ids
     assert len(sent) - n <= kills
     assert not sender.dead()
+    results_md.record("R3", "kill -9 of the sender, repeatedly, provider "
+                      "answering after 50 ms (1 request in flight)",
+                      "test_kill_9_repeatedly_every_code_ends_sent_at_most_"
+                      "one_duplicate_each", codes=n, kills=kills,
+                      codes_sent=len({s["otp_id"] for _, s in sent}),
+                      dead_lettered=0, duplicate_sms=len(sms) - n,
+                      duplicate_sms_sent_records=len(sent) - n)
 
 
 # --- configuration errors --------------------------------------------------
@@ -451,6 +468,11 @@ def test_undecodable_record_is_dead_lettered_and_the_partition_flows(
     assert dl["attempts"] == 0
     [(_, sent)] = sender.wait_sent(1)
     assert sent["otp_id"] == record["otp_id"]
+    results_md.record("R11-sender", "undecodable record on sms-otp",
+                      "test_undecodable_record_is_dead_lettered_and_the_"
+                      "partition_flows", undecodable_records=1,
+                      dead_lettered_undecodable=1,
+                      next_record_on_the_partition_sent=1)
 
 
 # --- startup ---------------------------------------------------------------

@@ -13,6 +13,7 @@ import psycopg2
 import requests
 from nacl.public import PrivateKey, SealedBox
 
+import results as results_md
 from otpflow_test import avro_decode, read_topic, wait_for
 
 ROUTE = "/signup/passwordless/sms"
@@ -268,6 +269,10 @@ def test_undecodable_record_is_skipped(stack, topics, fresh_db, otpflowctl,
     wait_processed(fresh_db, 1)
     assert query(fresh_db, "SELECT count(*) FROM auth.users")[0][0] == 1
     assert worker.output().count("undecodable record skipped") == 3
+    results_md.record("R11-worker", "undecodable records on signup-requests",
+                      "test_undecodable_record_is_skipped",
+                      undecodable_records=3, skipped_and_logged=3,
+                      valid_request_after_them_processed=1)
 
 
 def test_no_plaintext_code_in_logs_or_topics(stack, topics, fresh_db,
