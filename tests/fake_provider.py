@@ -25,6 +25,15 @@ behaviour or a list of behaviours, one per attempt (the last one repeats):
   {"delay": 0.5, ...}                         answer after 0.5 s
   {"hang": true}                              never answer (until the
                                               client gives up)
+  {"fail_ratio": 0.5, "seed": 7, ...}         that fraction of attempts
+                                              answers {"status": 500} (or
+                                              "fail_status"), the others as
+                                              the rest of the rule says; which
+                                              attempts fail depends only on
+                                              (seed, number, attempt number),
+                                              see fails(), so a run is
+                                              reproducible whatever the order
+                                              of the requests
 Rules come from --rules and can be replaced at run time with
 POST /_control/rules (JSON body). GET /_control/attempts gives attempts per
 number, GET /_control/messages the accepted SMS, POST /_control/reset clears
@@ -33,6 +42,7 @@ both.
 
 import argparse
 import base64
+import hashlib
 import json
 import sys
 import threading
@@ -48,6 +58,13 @@ TWILIO_MESSAGES = {
     20429: "Too Many Requests",
     20500: "Internal Server Error",
 }
+
+
+def fails(seed, number, attempt, ratio):
+    """Whether attempt (0 = the first) to number fails under a fail_ratio
+    rule: a hash of (seed, number, attempt) compared with ratio."""
+    digest = hashlib.sha256(f"{seed}:{number}:{attempt}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") < ratio * 2 ** 64
 
 
 class State:
@@ -68,6 +85,12 @@ class State:
             rule = self.rules.get(number, self.rules.get("*", {"status": 201}))
         if isinstance(rule, list):
             rule = rule[min(n, len(rule) - 1)] if rule else {"status": 201}
+        if rule.get("fail_ratio") is not None:
+            ratio = float(rule["fail_ratio"])
+            if fails(rule.get("seed", 0), number, n, ratio):
+                return {"status": int(rule.get("fail_status", 500))}
+            rule = {k: v for k, v in rule.items()
+                    if k not in ("fail_ratio", "seed", "fail_status")}
         return rule
 
     def accept(self, record):

@@ -283,6 +283,19 @@ static bool decode(struct worker *w, const rd_kafka_message_t *rkm,
 /* --- Publishing -------------------------------------------------------- */
 
 /*
+ * Stopping with records still unconfirmed: their delivery reports point
+ * into the batch about to be freed, so they are purged and their reports
+ * served now. The outbox rows stay and are published at the next start.
+ */
+static void abandon_deliveries(struct worker *w)
+{
+	rd_kafka_purge(w->producer,
+		       RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+	for (int i = 0; i < 50 && rd_kafka_outq_len(w->producer) > 0; i++)
+		rd_kafka_poll(w->producer, 100);
+}
+
+/*
  * Publishes the items that carry an OtpIssued and waits until every one is
  * delivered, retrying failures; false only on a stop signal.
  */
@@ -330,8 +343,10 @@ static bool publish(struct worker *w, struct batch_item *items, size_t n)
 		while (rd_kafka_flush(w->producer, FLUSH_STEP_MS) ==
 		       RD_KAFKA_RESP_ERR__TIMED_OUT) {
 			atomic_store(&w->kafka_ok, false);
-			if (signals_stop_requested())
+			if (signals_stop_requested()) {
+				abandon_deliveries(w);
 				return false;
+			}
 		}
 		pending = 0;
 		for (size_t i = 0; i < n; i++)
