@@ -65,6 +65,14 @@ int events_encode(struct events *ev, enum events_type type, const json_t *obj,
 		  size_t errstr_size);
 
 /*
+ * Encodes obj as Avro binary (no framing) of the schema in schema_json, the
+ * same way events_encode does. Used to check the encoder against avro-c
+ * for schemas other than the events'. Same ownership as events_encode.
+ */
+int events_encode_raw(const char *schema_json, const json_t *obj, void **out,
+		      size_t *out_len, char *errstr, size_t errstr_size);
+
+/*
  * Decodes a framed record of the given type (any compatible writer schema
  * version). On success *out is a new reference owned by the caller.
  * Malformed input returns -1 with a reason in errstr; never crashes.

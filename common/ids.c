@@ -1,7 +1,7 @@
 /* UUIDs and trace context from getrandom(2). */
 #include "ids.h"
 
-#include <stdio.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/random.h>
 
@@ -21,6 +21,46 @@ bool ids_random(void *buf, size_t len)
 	return true;
 }
 
+/*
+ * Random bytes for identifiers, fetched from getrandom(2) ahead of need:
+ * ingest takes 40 bytes per request (request id and trace ids), and a
+ * system call each time cost more than the rest of the id work. Each thread
+ * keeps its own pool (no lock); a forked child starts with an empty one so
+ * that parent and child never hand out the same bytes. Secrets (OTP codes)
+ * use ids_random, never this pool.
+ */
+#define ID_POOL_SIZE 256 /* getrandom(2) never returns short for <= 256 */
+
+static __thread unsigned char id_pool[ID_POOL_SIZE];
+static __thread size_t id_pool_left;
+static pthread_once_t id_pool_once = PTHREAD_ONCE_INIT;
+
+static void id_pool_forget(void)
+{
+	id_pool_left = 0;
+}
+
+static void id_pool_init(void)
+{
+	pthread_atfork(NULL, NULL, id_pool_forget);
+}
+
+static void id_random(void *buf, size_t len)
+{
+	pthread_once(&id_pool_once, id_pool_init);
+	if (len > id_pool_left) {
+		if (!ids_random(id_pool, sizeof(id_pool))) {
+			ids_random(buf, len); /* the OS failed: no pool */
+			return;
+		}
+		id_pool_left = sizeof(id_pool);
+	}
+	/* Bytes are taken from the end and wiped, never handed out twice. */
+	id_pool_left -= len;
+	memcpy(buf, id_pool + id_pool_left, len);
+	memset(id_pool + id_pool_left, 0, len);
+}
+
 static void hex(const unsigned char *in, size_t n, char *out)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -32,14 +72,19 @@ static void hex(const unsigned char *in, size_t n, char *out)
 void ids_uuid_v4(char out[IDS_UUID_SIZE])
 {
 	unsigned char b[16];
-	char h[32];
+	size_t o = 0;
 
-	ids_random(b, sizeof(b));
+	id_random(b, sizeof(b));
 	b[6] = (unsigned char)((b[6] & 0x0F) | 0x40);
 	b[8] = (unsigned char)((b[8] & 0x3F) | 0x80);
-	hex(b, sizeof(b), h);
-	snprintf(out, IDS_UUID_SIZE, "%.8s-%.4s-%.4s-%.4s-%.12s", h, h + 8,
-		 h + 12, h + 16, h + 20);
+	/* 8-4-4-4-12 hex digits */
+	for (size_t i = 0; i < sizeof(b); i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			out[o++] = '-';
+		hex(b + i, 1, out + o);
+		o += 2;
+	}
+	out[o] = '\0';
 }
 
 static bool is_hex(const char *s, size_t n)
@@ -78,22 +123,24 @@ static bool traceparent_valid(const char *s)
 	return strspn(s + 3, "0") < 32 && strspn(s + 36, "0") < 16;
 }
 
+/* out: 00-<trace>-<span hex>-<flags>, built without printf (per request). */
 void ids_traceparent_child(const char *parent, char out[IDS_TRACEPARENT_SIZE])
 {
 	unsigned char span[8], trace[16];
-	char span_hex[16], trace_hex[32];
 
-	ids_random(span, sizeof(span));
+	id_random(span, sizeof(span));
 	span[0] |= 1; /* never all zero */
-	hex(span, sizeof(span), span_hex);
+	memcpy(out, "00-", 3);
 	if (traceparent_valid(parent)) {
-		snprintf(out, IDS_TRACEPARENT_SIZE, "00-%.32s-%.16s-%.2s",
-			 parent + 3, span_hex, parent + 53);
-		return;
+		memcpy(out + 3, parent + 3, 32);
+		memcpy(out + 52, parent + 52, 3); /* "-" and the flags */
+	} else {
+		id_random(trace, sizeof(trace));
+		trace[0] |= 1;
+		hex(trace, sizeof(trace), out + 3);
+		memcpy(out + 52, "-01", 3);
 	}
-	ids_random(trace, sizeof(trace));
-	trace[0] |= 1;
-	hex(trace, sizeof(trace), trace_hex);
-	snprintf(out, IDS_TRACEPARENT_SIZE, "00-%.32s-%.16s-01", trace_hex,
-		 span_hex);
+	out[35] = '-';
+	hex(span, sizeof(span), out + 36);
+	out[55] = '\0';
 }

@@ -8,6 +8,15 @@
  *   last call    rows 3-6 if not done yet, validation (signup.c), Avro
  *                encoding, produce; the connection is then suspended
  *   resume       the delivery report resumed it: 200 "OK" or 503
+ *
+ * It also owns the slow-client deadline (SPEC §1.7). MHD's connection
+ * timeout only closes a connection that stays silent that long, so a client
+ * sending one byte per second would hold it open for ever (slowloris). Each
+ * connection therefore also has a deadline, armed when it starts waiting
+ * for a request (accepted, or its previous answer sent) and disarmed once
+ * the request is in (an answer queued, or the record handed to Kafka); a
+ * reaper thread shuts down the socket of a connection past its deadline,
+ * and MHD then closes it as one the client dropped.
  */
 #include "http.h"
 
@@ -16,10 +25,12 @@
 #include <jansson.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -35,6 +46,10 @@
 
 #define SIGNUP_PATH "/signup/passwordless/sms"
 #define IP_SIZE 64
+/* Bodies up to this size (a signup is typically 30-300 bytes) stay in the
+ * request itself; only larger ones get a buffer of OTPFLOW_MAX_BODY_BYTES. */
+#define SMALL_BODY 512
+#define REAPER_INTERVAL_MS 100
 
 enum route { ROUTE_SIGNUP, ROUTE_HEALTHZ, ROUTE_READYZ, ROUTE_METRICS,
 	     ROUTE_VERSION, ROUTE_NOT_FOUND };
@@ -67,15 +82,24 @@ struct request {
 	bool prechecked;      /* rows 3-6 passed */
 	char ip[IP_SIZE];     /* the client (socket peer or proxy hop) */
 	bool too_large;
-	char *body;
+	char *body;           /* small, or malloc'd when the body outgrew it */
 	size_t len;
 	rd_kafka_resp_err_t kafka_err;
+	char small[SMALL_BODY];
+};
+
+/* The slow-client deadline of one connection (its MHD socket context). */
+struct conn_clock {
+	struct conn_clock *prev, *next; /* in ingest_http.clocks */
+	MHD_socket fd;
+	atomic_llong deadline_ms; /* monotonic; 0: disarmed */
 };
 
 struct ingest_http {
 	const struct cfg *cfg;
 	struct events *ev;
 	struct MHD_Daemon *d;
+	struct MHD_Response *ok; /* 200 "OK", shared by every connection */
 	struct publisher *pub;
 	struct signup_policy policy;
 	struct ratelimit *rl;
@@ -83,18 +107,136 @@ struct ingest_http {
 	size_t max_body;
 	const char *topic;
 	atomic_int active; /* requests allocated and not completed */
+	long long timeout_ms; /* OTPFLOW_CONNECTION_TIMEOUT, 0: none */
+	pthread_mutex_t clocks_lock; /* guards the list, not the deadlines */
+	struct conn_clock *clocks;
+	pthread_t reaper;
+	bool reaper_started;
+	atomic_bool reaper_stop;
 };
+
+/* --- Slow-client deadline ---------------------------------------------- */
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The connection's clock, or NULL if it could not get one. */
+static struct conn_clock *clock_of(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+		conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci ? ci->socket_context : NULL;
+}
+
+/* now + the timeout, or 0 (never) when the timeout is 0. */
+static long long deadline_from_now(const struct ingest_http *h)
+{
+	return h->timeout_ms > 0 ? mono_ms() + h->timeout_ms : 0;
+}
+
+/* The client has until the deadline to deliver its next request. */
+static void clock_arm(const struct ingest_http *h, struct MHD_Connection *conn)
+{
+	struct conn_clock *c = clock_of(conn);
+
+	if (c)
+		atomic_store(&c->deadline_ms, deadline_from_now(h));
+}
+
+/* The request is in: from here on the wait is the server's. */
+static void clock_disarm(struct MHD_Connection *conn)
+{
+	struct conn_clock *c = clock_of(conn);
+
+	if (c)
+		atomic_store(&c->deadline_ms, 0);
+}
+
+/*
+ * MHD_OPTION_NOTIFY_CONNECTION: a clock per connection, in the list from
+ * accept until MHD is about to close the socket (it notifies CLOSED before
+ * close(), so the reaper never touches a reused descriptor). A connection
+ * without a clock (out of memory) keeps MHD's idle timeout only.
+ */
+static void on_connection(void *cls, struct MHD_Connection *conn,
+			  void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	struct ingest_http *h = cls;
+	struct conn_clock *c = *socket_context;
+	const union MHD_ConnectionInfo *ci;
+
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		ci = MHD_get_connection_info(conn,
+					     MHD_CONNECTION_INFO_CONNECTION_FD);
+		c = ci ? calloc(1, sizeof(*c)) : NULL;
+		if (!c)
+			return;
+		c->fd = ci->connect_fd;
+		atomic_init(&c->deadline_ms, deadline_from_now(h));
+		pthread_mutex_lock(&h->clocks_lock);
+		c->next = h->clocks;
+		if (h->clocks)
+			h->clocks->prev = c;
+		h->clocks = c;
+		pthread_mutex_unlock(&h->clocks_lock);
+		*socket_context = c;
+		return;
+	}
+	if (!c)
+		return;
+	pthread_mutex_lock(&h->clocks_lock);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		h->clocks = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	pthread_mutex_unlock(&h->clocks_lock);
+	free(c);
+	*socket_context = NULL;
+}
+
+/* Shuts down every connection past its deadline, every 100 ms. */
+static void *reaper_main(void *arg)
+{
+	struct ingest_http *h = arg;
+	struct conn_clock *c;
+	long long now, deadline;
+
+	while (!atomic_load(&h->reaper_stop)) {
+		usleep(REAPER_INTERVAL_MS * 1000);
+		now = mono_ms();
+		pthread_mutex_lock(&h->clocks_lock);
+		for (c = h->clocks; c; c = c->next) {
+			deadline = atomic_load(&c->deadline_ms);
+			if (deadline && now >= deadline) {
+				atomic_store(&c->deadline_ms, 0);
+				shutdown(c->fd, SHUT_RDWR);
+			}
+		}
+		pthread_mutex_unlock(&h->clocks_lock);
+	}
+	return NULL;
+}
 
 /* --- Responses --------------------------------------------------------- */
 
 static void count_status(unsigned status)
 {
-	char code[8];
-
-	snprintf(code, sizeof(code), "%u", status);
-	for (size_t i = 0; status_labels[i]; i++)
-		if (strcmp(status_labels[i], code) == 0)
+	/* Compared as numbers: no formatting on every answer. */
+	for (size_t i = 0; status_labels[i]; i++) {
+		if ((unsigned)atoi(status_labels[i]) == status) {
 			metrics_inc(m.responses, i, 1);
+			break;
+		}
+	}
 }
 
 static enum MHD_Result reply_typed(struct MHD_Connection *conn,
@@ -108,6 +250,7 @@ static enum MHD_Result reply_typed(struct MHD_Connection *conn,
 
 	if (!resp)
 		return MHD_NO;
+	clock_disarm(conn);
 	count_status(status);
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
 	if (hname)
@@ -123,6 +266,19 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status,
 {
 	return reply_typed(conn, status, "application/json", body, len, hname,
 			   hval);
+}
+
+/*
+ * 200 "OK", the answer to nearly every request under load: one response
+ * built at start and queued on every connection (MHD counts its uses), so
+ * that it is not allocated, copied and freed each time.
+ */
+static enum MHD_Result reply_ok(struct ingest_http *h,
+				struct MHD_Connection *conn)
+{
+	clock_disarm(conn);
+	count_status(MHD_HTTP_OK);
+	return MHD_queue_response(conn, MHD_HTTP_OK, h->ok);
 }
 
 static enum MHD_Result reply_error(struct MHD_Connection *conn,
@@ -182,7 +338,24 @@ static void client_ip(const struct ingest_http *h, struct MHD_Connection *conn,
 		}
 	}
 	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	if (ci && ci->client_addr) {
+	if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET) {
+		/* Dotted quad by hand: glibc formats it with sprintf, a
+		 * visible cost when done for every request. */
+		const unsigned char *a = (const unsigned char *)&(
+			(const struct sockaddr_in *)ci->client_addr)->sin_addr;
+		char *o = out;
+
+		for (int i = 0; i < 4; i++) {
+			if (i)
+				*o++ = '.';
+			if (a[i] >= 100)
+				*o++ = (char)('0' + a[i] / 100);
+			if (a[i] >= 10)
+				*o++ = (char)('0' + a[i] / 10 % 10);
+			*o++ = (char)('0' + a[i] % 10);
+		}
+		*o = '\0';
+	} else if (ci && ci->client_addr) {
 		socklen_t sl = ci->client_addr->sa_family == AF_INET6 ?
 				       sizeof(struct sockaddr_in6) :
 				       sizeof(struct sockaddr_in);
@@ -190,14 +363,6 @@ static void client_ip(const struct ingest_http *h, struct MHD_Connection *conn,
 				NI_NUMERICHOST))
 			out[0] = '\0';
 	}
-}
-
-static long long mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Rows 3-6. Returns true to go on; otherwise a response was queued. */
@@ -293,6 +458,7 @@ static enum MHD_Result submit(struct request *req)
 				  NULL, NULL, NULL);
 		goto out;
 	}
+	clock_disarm(req->conn);
 	req->state = ST_IN_FLIGHT;
 	req->submitted_ns = mono_ns();
 	metrics_add(m.in_flight, 1);
@@ -335,7 +501,7 @@ static void on_done(void *opaque, rd_kafka_resp_err_t err)
 static enum MHD_Result answer_delivered(struct request *req)
 {
 	if (req->kafka_err == RD_KAFKA_RESP_ERR_NO_ERROR)
-		return reply(req->conn, MHD_HTTP_OK, "\"OK\"", 4, NULL, NULL);
+		return reply_ok(req->h, req->conn);
 	LOG(LOG_WARN, "request not stored", "error",
 	    rd_kafka_err2name(req->kafka_err));
 	return reply_error(req->conn, API_ERR_INTERNAL_SERVER_ERROR, 503,
@@ -378,10 +544,16 @@ static enum MHD_Result handle_signup(struct request *req,
 			req->too_large = true;
 			return MHD_YES;
 		}
-		if (!req->body) {
-			req->body = malloc(req->h->max_body);
-			if (!req->body)
+		if (!req->body)
+			req->body = req->small;
+		if (req->body == req->small &&
+		    req->len + n > sizeof(req->small)) {
+			char *big = malloc(req->h->max_body);
+
+			if (!big)
 				return MHD_NO;
+			memcpy(big, req->small, req->len);
+			req->body = big;
 		}
 		memcpy(req->body + req->len, upload_data, n);
 		req->len += n;
@@ -404,10 +576,10 @@ static enum MHD_Result handle_get(struct ingest_http *h,
 
 	switch (r) {
 	case ROUTE_HEALTHZ:
-		return reply(conn, 200, "\"OK\"", 4, NULL, NULL);
+		return reply_ok(h, conn);
 	case ROUTE_READYZ:
 		if (publisher_ready(h->pub))
-			return reply(conn, 200, "\"OK\"", 4, NULL, NULL);
+			return reply_ok(h, conn);
 		return reply_error(conn, API_ERR_INTERNAL_SERVER_ERROR, 503,
 				   "Kafka is not reachable", NULL, NULL);
 	case ROUTE_VERSION:
@@ -492,9 +664,13 @@ static void on_completed(void *cls, struct MHD_Connection *conn,
 	struct ingest_http *h = cls;
 	struct request *req = *con_cls;
 
+	/* Answered; a kept-alive connection now waits for the next request. */
+	if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+		clock_arm(h, conn);
 	if (!req)
 		return;
-	free(req->body);
+	if (req->body != req->small)
+		free(req->body);
 	free(req);
 	*con_cls = NULL;
 	atomic_fetch_sub(&h->active, 1);
@@ -561,6 +737,8 @@ struct ingest_http *ingest_http_start(const struct cfg *cfg, struct events *ev,
 	}
 	h->cfg = cfg;
 	h->ev = ev;
+	h->timeout_ms = cfg_ms(cfg, CFG_OTPFLOW_CONNECTION_TIMEOUT);
+	pthread_mutex_init(&h->clocks_lock, NULL);
 	m.responses = metrics_counter("otpflow_ingest_http_responses_total",
 				      "HTTP answers of ingest (every route, probes included), by status code.",
 				      "code", status_labels);
@@ -600,6 +778,14 @@ struct ingest_http *ingest_http_start(const struct cfg *cfg, struct events *ev,
 				   "Client IPs the rate limiter tracks.",
 				   ratelimit_clients_metric, h->rl);
 	}
+	h->ok = MHD_create_response_from_buffer(4, (void *)"\"OK\"",
+						MHD_RESPMEM_PERSISTENT);
+	if (!h->ok || MHD_add_response_header(h->ok,
+					      MHD_HTTP_HEADER_CONTENT_TYPE,
+					      "application/json") != MHD_YES) {
+		snprintf(errstr, errstr_size, "out of memory");
+		goto fail;
+	}
 	h->pub = publisher_new(cfg, on_done, errstr, errstr_size);
 	if (!h->pub)
 		goto fail;
@@ -615,6 +801,7 @@ struct ingest_http *ingest_http_start(const struct cfg *cfg, struct events *ev,
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 		(unsigned)cfg_int(cfg, CFG_OTPFLOW_MAX_CONNECTIONS_PER_IP),
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+		MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
 		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
 		MHD_OPTION_LISTENING_ADDRESS_REUSE, 1U, MHD_OPTION_END);
 	if (!h->d) {
@@ -622,13 +809,23 @@ struct ingest_http *ingest_http_start(const struct cfg *cfg, struct events *ev,
 			 cfg_str(cfg, CFG_OTPFLOW_LISTEN));
 		goto fail;
 	}
+	if (pthread_create(&h->reaper, NULL, reaper_main, h) != 0) {
+		snprintf(errstr, errstr_size, "cannot start the reaper thread");
+		goto fail;
+	}
+	h->reaper_started = true;
 	return h;
 fail:
+	if (h->d)
+		MHD_stop_daemon(h->d);
 	if (h->pub)
 		publisher_close(h->pub, 0);
+	if (h->ok)
+		MHD_destroy_response(h->ok);
 	if (h->rl)
 		ratelimit_free(h->rl);
 	signup_policy_free(&h->policy);
+	pthread_mutex_destroy(&h->clocks_lock);
 	free(h);
 	return NULL;
 }
@@ -652,10 +849,16 @@ void ingest_http_stop(struct ingest_http *h, int timeout_ms)
 	for (int waited = 0; waited < 1000 && atomic_load(&h->active) > 0;
 	     waited += 10)
 		usleep(10 * 1000);
+	if (h->reaper_started) {
+		atomic_store(&h->reaper_stop, true);
+		pthread_join(h->reaper, NULL);
+	}
 	MHD_stop_daemon(h->d);
+	MHD_destroy_response(h->ok);
 	if (h->rl)
 		ratelimit_free(h->rl);
 	signup_policy_free(&h->policy);
+	pthread_mutex_destroy(&h->clocks_lock);
 	free(h);
 }
 

@@ -1,4 +1,9 @@
-/* events: every schema round-trips, evolves backward, rejects bad input. */
+/*
+ * events: every schema round-trips, evolves backward, rejects bad input,
+ * and the encoder writes the very bytes avro-c writes.
+ */
+#include <avro.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -120,6 +125,243 @@ static void test_dead_letter_embeds_otp_issued(void)
 	json_decref(dl);
 }
 
+/*
+ * Proves that the len bytes at data, written by events.c, are what avro-c
+ * writes for the value they hold: avro-c reads them back whole to the value
+ * of the JSON text want, and avro-c's writer, given that value, writes the
+ * same bytes (which also pins the array and map block layout).
+ */
+static void check_as_avro_c(const char *schema_json, const void *data,
+			    size_t len, const char *want)
+{
+	avro_schema_t schema = NULL;
+	avro_value_iface_t *iface = NULL;
+	avro_value_t v;
+	avro_reader_t r = NULL;
+	avro_writer_t w = NULL;
+	size_t size = 0;
+	char *again = NULL;
+	json_t *in = json_loads(want, JSON_ALLOW_NUL, NULL), *out = NULL;
+	char err[256] = "";
+
+	CHECK(in != NULL);
+	CHECK_INT(avro_schema_from_json_length(schema_json,
+					       strlen(schema_json), &schema),
+		  0);
+	iface = avro_generic_class_from_schema(schema);
+	CHECK(iface && avro_generic_value_new(iface, &v) == 0);
+	r = avro_reader_memory(data, (int64_t)len);
+	CHECK_INT(avro_value_read(r, &v), 0);
+	CHECK_INT(avro_value_sizeof(&v, &size), 0);
+	CHECK_INT(size, len);
+	again = malloc(size ? size : 1);
+	w = avro_writer_memory(again, (int64_t)size);
+	CHECK_INT(avro_value_write(w, &v), 0);
+	CHECK(size == len && memcmp(again, data, len) == 0);
+	CHECK_INT(events_decode_resolved(schema_json, schema_json, data, len,
+					 &out, err, sizeof(err)),
+		  0);
+	if (err[0])
+		fprintf(stderr, "  decode: %s\n", err);
+	CHECK(out && json_equal(in, out));
+	json_decref(out);
+	json_decref(in);
+	avro_writer_free(w);
+	avro_reader_free(r);
+	free(again);
+	avro_value_decref(&v);
+	avro_value_iface_decref(iface);
+	avro_schema_decref(schema);
+}
+
+/* Variants of the samples: nulls, empty and long values, edge numbers. */
+static const struct {
+	enum events_type type;
+	const char *json;
+} variants[] = {
+	{ EVENTS_SIGNUP_REQUESTED,
+	  "{\"request_id\":\"1b4e28ba-2fa1-11d2-883f-0016d3cca427\","
+	  "\"received_at\":0,\"phone_number\":\"+14155550123\","
+	  "\"display_name\":\"\",\"locale\":\"fil\",\"default_role\":\"user\","
+	  "\"allowed_roles\":[],\"metadata_json\":\"null\","
+	  "\"redirect_to\":\"\",\"client_ip\":null,"
+	  "\"kind\":\"REISSUE\","
+	  "\"replay_of\":\"2b4e28ba-2fa1-11d2-883f-0016d3cca427\"}" },
+	{ EVENTS_SIGNUP_REQUESTED,
+	  "{\"request_id\":\"1b4e28ba-2fa1-11d2-883f-0016d3cca427\","
+	  "\"received_at\":-1,\"phone_number\":\"+14155550123\","
+	  "\"display_name\":\"\\u0000\\u00e9\",\"locale\":\"en\","
+	  "\"default_role\":\"user\","
+	  "\"allowed_roles\":[\"a\",\"b\",\"c\",\"d\",\"e\",\"f\",\"g\",\"h\"],"
+	  "\"metadata_json\":\"{}\",\"redirect_to\":\"x\","
+	  "\"client_ip\":\"::1\",\"kind\":\"SIGNUP\",\"replay_of\":null}" },
+	{ EVENTS_SMS_SENT,
+	  "{\"otp_id\":\"2b4e28ba-2fa1-11d2-883f-0016d3cca427\","
+	  "\"request_id\":\"1b4e28ba-2fa1-11d2-883f-0016d3cca427\","
+	  "\"user_id\":\"3b4e28ba-2fa1-11d2-883f-0016d3cca427\","
+	  "\"provider\":\"\",\"provider_message_id\":\"\","
+	  "\"attempts\":-2147483648,\"sent_at\":9223372036854775807,"
+	  "\"accepted_latency_ms\":-9223372036854775808}" },
+	{ EVENTS_SMS_DEAD_LETTER,
+	  "{\"otp\":null,\"reason\":\"UNDECODABLE\",\"provider\":\"twilio\","
+	  "\"http_status\":null,\"provider_code\":null,"
+	  "\"error_message\":\"\",\"attempts\":2147483647,"
+	  "\"first_attempt_at\":1,\"last_attempt_at\":2,"
+	  "\"original_topic\":\"sms-otp\",\"original_partition\":0,"
+	  "\"original_offset\":0,\"raw_value\":\"AA==\"}" },
+};
+
+/* Every Avro type the encoder knows, a named type used twice (a link). */
+static const char all_types_schema[] =
+	"{\"type\":\"record\",\"name\":\"All\",\"fields\":["
+	"{\"name\":\"n\",\"type\":\"null\"},"
+	"{\"name\":\"b\",\"type\":\"boolean\"},"
+	"{\"name\":\"i\",\"type\":\"int\"},"
+	"{\"name\":\"l\",\"type\":\"long\"},"
+	"{\"name\":\"f\",\"type\":\"float\"},"
+	"{\"name\":\"d\",\"type\":\"double\"},"
+	"{\"name\":\"s\",\"type\":\"string\"},"
+	"{\"name\":\"y\",\"type\":\"bytes\"},"
+	"{\"name\":\"e\",\"type\":{\"type\":\"enum\",\"name\":\"E\","
+	"\"symbols\":[\"A\",\"B\",\"C\"]}},"
+	"{\"name\":\"a\",\"type\":{\"type\":\"array\",\"items\":\"long\"}},"
+	"{\"name\":\"m\",\"type\":{\"type\":\"map\","
+	"\"values\":[\"null\",\"double\"]}},"
+	"{\"name\":\"r\",\"type\":{\"type\":\"record\",\"name\":\"Inner\","
+	"\"fields\":[{\"name\":\"x\",\"type\":\"int\"}]}},"
+	"{\"name\":\"r2\",\"type\":\"Inner\"},"
+	"{\"name\":\"ra\",\"type\":{\"type\":\"array\",\"items\":\"Inner\"}},"
+	"{\"name\":\"u\",\"type\":[\"null\",\"string\",\"long\"]}"
+	"]}";
+
+static const char *const all_types_samples[] = {
+	"{\"n\":null,\"b\":true,\"i\":-2147483648,\"l\":-9223372036854775808,"
+	"\"f\":-2.25,\"d\":0.1,\"s\":\"Zo\\u00eb \\ud83d\\ude00\","
+	"\"y\":\"AAECAwQFBgcICQ==\",\"e\":\"C\",\"a\":[0,-1,1,64,-65,8192],"
+	"\"m\":{\"k1\":1.5,\"k2\":null,\"\":-0.0},\"r\":{\"x\":2147483647},"
+	"\"r2\":{\"x\":0},\"ra\":[{\"x\":1},{\"x\":-1}],\"u\":\"text\"}",
+	"{\"n\":null,\"b\":false,\"i\":0,\"l\":9223372036854775807,"
+	"\"f\":0.5,\"d\":-1e300,\"s\":\"\",\"y\":\"\",\"e\":\"A\",\"a\":[],"
+	"\"m\":{},\"r\":{\"x\":-5},\"r2\":{\"x\":5},\"ra\":[],\"u\":-7}",
+};
+
+/* Integers where reals go, an absent optional field: as read back. */
+static const char all_types_loose[] =
+	"{\"n\":null,\"b\":true,\"i\":1,\"l\":1,\"f\":1,\"d\":1,\"s\":\"s\","
+	"\"y\":\"AA==\",\"e\":\"B\",\"a\":[1],\"m\":{\"one\":2},"
+	"\"r\":{\"x\":1},\"r2\":{\"x\":1},\"ra\":[{\"x\":1}]}";
+static const char all_types_loose_read[] =
+	"{\"n\":null,\"b\":true,\"i\":1,\"l\":1,\"f\":1.0,\"d\":1.0,"
+	"\"s\":\"s\",\"y\":\"AA==\",\"e\":\"B\",\"a\":[1],"
+	"\"m\":{\"one\":2.0},\"r\":{\"x\":1},\"r2\":{\"x\":1},"
+	"\"ra\":[{\"x\":1}],\"u\":null}";
+
+static void check_event(struct events *ev, enum events_type t,
+			const char *json)
+{
+	json_t *in = json_loads(json, JSON_ALLOW_NUL, NULL);
+	void *buf = NULL;
+	size_t len = 0;
+	char err[256] = "";
+
+	CHECK(in != NULL);
+	CHECK_INT(events_encode(ev, t, in, &buf, &len, err, sizeof(err)), 0);
+	if (err[0])
+		fprintf(stderr, "  %s: %s\n", events_name(t), err);
+	if (buf && len > 5)
+		check_as_avro_c(events_avsc[t], (char *)buf + 5, len - 5, json);
+	free(buf);
+	json_decref(in);
+}
+
+static void test_same_bytes_as_avro_c(struct events *ev)
+{
+	json_t *big;
+	char *text, *long_text;
+	size_t i, n = 5000;
+
+	for (i = 0; i < EVENTS__COUNT; i++)
+		check_event(ev, (enum events_type)i, samples[i]);
+	for (i = 0; i < sizeof(variants) / sizeof(*variants); i++)
+		check_event(ev, variants[i].type, variants[i].json);
+
+	/* Past the encoder's first buffer size, and multi-byte lengths. */
+	big = json_loads(samples[EVENTS_SIGNUP_REQUESTED], 0, NULL);
+	long_text = malloc(n + 1);
+	memset(long_text, 'x', n);
+	long_text[n] = '\0';
+	json_object_set_new(big, "metadata_json", json_string(long_text));
+	for (i = 0; i < 300; i++)
+		json_array_append_new(json_object_get(big, "allowed_roles"),
+				      json_string("role"));
+	text = json_dumps(big, JSON_COMPACT);
+	check_event(ev, EVENTS_SIGNUP_REQUESTED, text);
+	free(text);
+	free(long_text);
+	json_decref(big);
+
+	for (i = 0; i <= sizeof(all_types_samples) / sizeof(*all_types_samples);
+	     i++) {
+		bool loose = i == sizeof(all_types_samples) /
+					  sizeof(*all_types_samples);
+		json_t *in = json_loads(loose ? all_types_loose :
+						all_types_samples[i],
+					0, NULL);
+		void *buf = NULL;
+		size_t len = 0;
+		char err[256] = "";
+
+		CHECK(in != NULL);
+		CHECK_INT(events_encode_raw(all_types_schema, in, &buf, &len,
+					    err, sizeof(err)),
+			  0);
+		if (err[0])
+			fprintf(stderr, "  all types %zu: %s\n", i, err);
+		if (buf)
+			check_as_avro_c(all_types_schema, buf, len,
+					loose ? all_types_loose_read :
+						all_types_samples[i]);
+		free(buf);
+		json_decref(in);
+	}
+}
+
+/* Each refusal names the field path, never the value. */
+static void test_encode_errors(void)
+{
+	static const struct {
+		const char *key, *value, *message;
+	} cases[] = {
+		{ "i", "2147483648", "i: out of range" },
+		{ "i", "\"1\"", "i: wrong JSON type" },
+		{ "e", "\"D\"", "e: unknown symbol" },
+		{ "y", "\"***\"", "y: invalid base64" },
+		{ "u", "true", "u: no union branch fits" },
+		{ "r", "1", "r: expected an object" },
+		{ "r", "{}", "missing field r.x" },
+		{ "r", "{\"x\":1,\"zz\":2}", "unknown field r.zz" },
+		{ "ra", "[{\"x\":1},{\"x\":\"1\"}]", "ra.x: wrong JSON type" },
+		{ "m", "{\"k\":\"v\"}", "m: no union branch fits" },
+		{ "zz", "1", "unknown field zz" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		json_t *in = json_loads(all_types_samples[1], 0, NULL);
+		void *buf = NULL;
+		size_t len = 0;
+		char err[256] = "";
+
+		json_object_set_new(in, cases[i].key,
+				    json_loads(cases[i].value, JSON_DECODE_ANY,
+					       NULL));
+		CHECK(events_encode_raw(all_types_schema, in, &buf, &len, err,
+					sizeof(err)) < 0);
+		CHECK_STR(err, cases[i].message);
+		CHECK(buf == NULL);
+		json_decref(in);
+	}
+}
+
 static void test_bad_input(struct events *ev)
 {
 	static const unsigned char wrong_magic[] = { 1, 0, 0, 0, 1, 2 };
@@ -193,6 +435,8 @@ int main(void)
 	test_backward_evolution(ev);
 	test_dead_letter_embeds_otp_issued();
 	test_bad_input(ev);
+	test_same_bytes_as_avro_c(ev);
+	test_encode_errors();
 	events_destroy(ev);
 	return check_done("events");
 }
