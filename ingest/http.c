@@ -792,8 +792,12 @@ struct ingest_http *ingest_http_start(const struct cfg *cfg, struct events *ev,
 	h->d = MHD_start_daemon(
 		MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
 			MHD_USE_ITC | MHD_USE_ERROR_LOG,
-		0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR,
-		(struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, threads,
+		0, NULL, NULL, on_request, h,
+		/* First, so that MHD's own messages about the options that
+		 * follow go through it too. */
+		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+		MHD_OPTION_THREAD_POOL_SIZE, threads,
 		MHD_OPTION_CONNECTION_TIMEOUT,
 		(unsigned)(cfg_ms(cfg, CFG_OTPFLOW_CONNECTION_TIMEOUT) / 1000),
 		MHD_OPTION_CONNECTION_LIMIT,
@@ -802,7 +806,6 @@ struct ingest_http *ingest_http_start(const struct cfg *cfg, struct events *ev,
 		(unsigned)cfg_int(cfg, CFG_OTPFLOW_MAX_CONNECTIONS_PER_IP),
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
 		MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
-		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
 		MHD_OPTION_LISTENING_ADDRESS_REUSE, 1U, MHD_OPTION_END);
 	if (!h->d) {
 		snprintf(errstr, errstr_size, "cannot listen on %s",
