@@ -449,7 +449,6 @@ void provider_result(const struct provider *p, struct provider_req *req,
 		     int64_t *retry_after_ms, char msgid[PROVIDER_MSGID_SIZE],
 		     char error[PROVIDER_ERROR_SIZE])
 {
-	json_t *doc = NULL;
 	long status = 0;
 
 	memset(o, 0, sizeof(*o));
@@ -484,10 +483,26 @@ void provider_result(const struct provider *p, struct provider_req *req,
 		return;
 	}
 	curl_easy_getinfo(req->easy, CURLINFO_RESPONSE_CODE, &status);
+	provider_parse_answer(p->kind, status, req->resp, req->resp_len,
+			      req->retry_after, now_ms, o, retry_after_ms,
+			      msgid, error);
+}
+
+void provider_parse_answer(enum provider_kind kind, long status,
+			   const char *body, size_t body_len,
+			   const char *retry_after, int64_t now_ms,
+			   struct sms_outcome *o, int64_t *retry_after_ms,
+			   char msgid[PROVIDER_MSGID_SIZE],
+			   char error[PROVIDER_ERROR_SIZE])
+{
+	json_t *doc = NULL;
+
+	memset(o, 0, sizeof(*o));
+	msgid[0] = error[0] = '\0';
 	o->http_status = status;
-	*retry_after_ms = retry_after_parse(req->retry_after, now_ms);
-	if (req->resp)
-		doc = json_loadb(req->resp, req->resp_len, 0, NULL);
+	*retry_after_ms = retry_after_parse(retry_after, now_ms);
+	if (body)
+		doc = json_loadb(body, body_len, 0, NULL);
 	if (json_is_object(doc)) {
 		json_text(doc, "code", o->provider_code,
 			  sizeof(o->provider_code));
@@ -499,7 +514,7 @@ void provider_result(const struct provider *p, struct provider_req *req,
 		json_text(doc, "message", error, PROVIDER_ERROR_SIZE);
 		if (!error[0])
 			json_text(doc, "error", error, PROVIDER_ERROR_SIZE);
-	} else if (json_is_array(doc) && p->kind == PROVIDER_MODICA) {
+	} else if (json_is_array(doc) && kind == PROVIDER_MODICA) {
 		json_t *first = json_array_get(doc, 0);
 
 		if (json_is_object(first))

@@ -73,6 +73,19 @@ void provider_result(const struct provider *p, struct provider_req *req,
 		     int64_t *retry_after_ms, char msgid[PROVIDER_MSGID_SIZE],
 		     char error[PROVIDER_ERROR_SIZE]);
 
+/*
+ * The answer-reading half of provider_result, without curl: HTTP status,
+ * body (may be NULL; not NUL-terminated), the Retry-After value ("" when
+ * absent). The provider's answer is untrusted input (fuzzed in
+ * tests/fuzz/fuzz_provider.c).
+ */
+void provider_parse_answer(enum provider_kind kind, long status,
+			   const char *body, size_t body_len,
+			   const char *retry_after, int64_t now_ms,
+			   struct sms_outcome *o, int64_t *retry_after_ms,
+			   char msgid[PROVIDER_MSGID_SIZE],
+			   char error[PROVIDER_ERROR_SIZE]);
+
 /* Frees the easy handle and buffers (wiping the payload). */
 void provider_req_cleanup(struct provider_req *req);
 

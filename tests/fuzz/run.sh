@@ -11,7 +11,7 @@ repo=$(cd "$(dirname "$0")/../.." && pwd -P)
 secs=${1:-20}
 CC=clang "$repo/scripts/build.sh" "$repo/build-fuzz" -DOTPFLOW_FUZZ=ON
 rm -f "$repo"/build-fuzz/crash-* "$repo"/build-fuzz/leak-* "$repo"/build-fuzz/timeout-*
-for target in signup phone events; do
+for target in signup phone events provider; do
   scratch=$(mktemp -d)
   cp "$repo/tests/fuzz/corpus/$target"/* "$scratch/"
   echo "fuzz_$target: ${secs}s" >&2
