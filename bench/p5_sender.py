@@ -1,9 +1,11 @@
 #!/usr/bin/python3
 """P5 of TARGETS.md: sender throughput with the fake provider answering after
-50 ms. Real Kafka and Postgres (own state: .state/bench-sender).
+50 ms. Real Kafka and Postgres (own state: .state/bench-sender, broker
+19692, Postgres 54639, or OTPFLOW_STATE_DIR / OTPFLOW_BROKER_PORT /
+OTPFLOW_PG_PORT).
 
 usage: bench/p5_sender.py [--runs N] [--backlog N] [--in-flight N]
-                          [--delay S] [--build DIR]
+                          [--delay S] [--ceiling-seconds S] [--build DIR]
 
 Each run: a fresh database and topics (6 partitions), a backlog of N OtpIssued
 records (distinct numbers) on sms-otp, the fake provider (tests/
@@ -12,7 +14,8 @@ measures from the first SMS to the last sms-sent (the sender's own counter),
 samples the in-flight gauge and the sender's peak RSS, and checks that the
 provider got exactly N SMS to N distinct numbers. The ceiling, measured in
 the same run: the same fake provider driven by wrk with as many connections
-as the sender may have requests in flight (a Twilio form POST, 10 s). Prints
+as the sender may have requests in flight (a Twilio form POST, 10 s or
+--ceiling-seconds). Prints
 one JSON line per run and the medians.
 """
 
@@ -37,7 +40,8 @@ from confluent_kafka import Producer
 from nacl.public import PublicKey, SealedBox
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-STATE = REPO / ".state" / "bench-sender"
+STATE = pathlib.Path(os.environ.get("OTPFLOW_STATE_DIR",
+                                    REPO / ".state" / "bench-sender"))
 PG_PORT = os.environ.get("OTPFLOW_PG_PORT", "54639")
 BROKER_PORT = os.environ.get("OTPFLOW_BROKER_PORT", "19692")
 
@@ -116,7 +120,8 @@ def provider_ceiling(args, tag):
     url = "http://" + provider.stdout.readline().split()[-1]
     try:
         out = subprocess.run(
-            ["wrk", "-t2", f"-c{args.in_flight}", "-d10s", "-s", str(lua),
+            ["wrk", "-t2", f"-c{args.in_flight}",
+             f"-d{args.ceiling_seconds}s", "-s", str(lua),
              url + "/2010-04-01/Accounts/AC1/Messages.json"],
             check=True, capture_output=True, text=True).stdout
     finally:
@@ -236,6 +241,7 @@ def main():
     ap.add_argument("--backlog", type=int, default=20000)
     ap.add_argument("--in-flight", type=int, default=512)
     ap.add_argument("--delay", type=float, default=0.05)
+    ap.add_argument("--ceiling-seconds", type=int, default=10)
     ap.add_argument("--build", default=str(REPO / "build"))
     args = ap.parse_args()
     bootstrap = script("kafka.sh", "start")

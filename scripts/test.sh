@@ -6,7 +6,7 @@
 #                              fuzz the parsers briefly (libFuzzer), then the
 #                              system tests (pytest) against a real Postgres
 #                              and a real Apache Kafka 4.x broker, once per
-#                              build
+#                              build, and a smoke run of the benchmarks
 #   scripts/test.sh -k EXPR    extra arguments go to pytest
 #
 # The system tests start and stop their own Postgres and broker through
@@ -47,4 +47,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 UBSAN_OPTIONS=print_stacktrace=1 \
   /usr/bin/python3 -m pytest -p no:cacheprovider tests/system \
   --ignore=tests/system/test_deploy.py "$@"
+
+step "benchmark smoke (every bench/ driver, tiny sizes, results verified)"
+bench/smoke.sh --build "$repo/build"
 step "done"
