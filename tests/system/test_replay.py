@@ -107,6 +107,16 @@ def test_replay_after_provider_outage(stack, topics, sender, fake_provider,
     assert all(issued[p] == 2 for p in short)
     assert all(issued[p] == 1 for p in long)
 
+    # The replay reads delivery state from Postgres: wait until the sender
+    # has recorded every SMS the provider got (it marks them in batches).
+    def sent_rows():
+        with psycopg2.connect(sender.db) as c, c.cursor() as cur:
+            cur.execute("SELECT count(*) FROM otpflow.sms_deliveries "
+                        "WHERE status = 'sent'")
+            n = cur.fetchone()[0]
+        c.close()
+        return n
+    wait_for(lambda: sent_rows() == 50, 60, "every SMS recorded as sent")
     again = otpflowctl("replay", env=env, timeout=120)
     assert again.returncode == 0, again.stderr
     assert "0 resent, 0 reissued, 25 already sent, 25 already reissued" \
