@@ -29,6 +29,8 @@ import pathlib
 import statistics
 import subprocess
 import sys
+
+from benchlib import metric
 import time
 import uuid
 
@@ -55,14 +57,6 @@ def script(*args):
                          env=env, check=True, capture_output=True,
                          text=True).stdout
     return out.strip().splitlines()[-1]
-
-
-def metric(text, name, label=None):
-    want = name + ("{" + label + "}" if label else "")
-    for line in text.splitlines():
-        if line.split(" ")[0] == want:
-            return float(line.split()[-1])
-    return 0.0
 
 
 def produce_backlog(bootstrap, topic, n, public_key):

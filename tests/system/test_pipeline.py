@@ -218,6 +218,20 @@ def leak_figures(leaks, codes):
                 unmasked_phone_hits=len(leaks["phone_hits"]))
 
 
+def settle(stack, topics, sender, load, fake_provider, otpflowctl,
+           seal_keys):
+    """Waits (bounded) until the pipeline is idle, then reconciles it:
+    (seconds to idle, monotonic time it went idle, the topics' snapshot,
+    the reconciliation figures)."""
+    drain = reconcile.wait_idle(stack.bootstrap, topics, sender.db, 600)
+    idle_at = time.monotonic()
+    snap = reconcile.Snapshot(stack.bootstrap, topics)
+    f = reconcile.reconcile(snap, sender.db, load.accepted(),
+                            fake_provider.messages(), otpflowctl, topics,
+                            seal_secret=seal_keys["secret"])
+    return drain, idle_at, snap, f
+
+
 def test_r1_signups_without_faults(stack, topics, sender, fake_provider,
                                    start_ingest, start_worker, otpflowctl,
                                    seal_keys, tmp_path):
@@ -232,13 +246,10 @@ def test_r1_signups_without_faults(stack, topics, sender, fake_provider,
     t0 = time.monotonic()
     load = Load(url, phones).join()
     assert load.answers() == {200: len(phones)}
-    drain = reconcile.wait_idle(stack.bootstrap, topics, sender.db, 600)
-    total = time.monotonic() - t0
+    drain, idle_at, snap, f = settle(stack, topics, sender, load,
+                                     fake_provider, otpflowctl, seal_keys)
+    total = idle_at - t0
 
-    snap = reconcile.Snapshot(stack.bootstrap, topics)
-    f = reconcile.reconcile(snap, sender.db, load.accepted(),
-                            fake_provider.messages(), otpflowctl, topics,
-                            seal_secret=seal_keys["secret"])
     assert f["users_created"] == len(distinct)
     assert f["already_registered"] == len(phones) - len(distinct)
     assert f["sms_sent"] == len(distinct) and f["dead_lettered"] == 0
@@ -311,13 +322,10 @@ def test_r2_worker_killed_repeatedly(stack, topics, sender, fake_provider,
         kills += 1
     load.join()
     assert load.answers() == {200: len(phones)}
-    drain = reconcile.wait_idle(stack.bootstrap, topics, sender.db, 600)
-    total = time.monotonic() - t0
+    drain, idle_at, snap, f = settle(stack, topics, sender, load,
+                                     fake_provider, otpflowctl, seal_keys)
+    total = idle_at - t0
 
-    snap = reconcile.Snapshot(stack.bootstrap, topics)
-    f = reconcile.reconcile(snap, sender.db, load.accepted(),
-                            fake_provider.messages(), otpflowctl, topics,
-                            seal_secret=seal_keys["secret"])
     assert f["users_created"] == len(distinct)
     assert f["sms_sent"] == len(distinct) and f["dead_lettered"] == 0
     assert f["duplicate_sms"] == 0
