@@ -31,7 +31,7 @@
 
 struct conn {
 	int fd;
-	long idx;          /* request in flight, -1 when idle */
+	long idx; /* request in flight, -1 when idle */
 	char out[512];
 	size_t out_len, out_off;
 	char in[BUF_SIZE];
@@ -77,7 +77,8 @@ static int conn_open(const char *host, int port, int ep, struct conn *c)
 static void conn_prepare(struct conn *c, long idx, long prefix)
 {
 	char body[64];
-	int blen = snprintf(body, sizeof(body), "{\"phoneNumber\":\"+1%010ld\"}",
+	int blen = snprintf(body, sizeof(body),
+			    "{\"phoneNumber\":\"+1%010ld\"}",
 			    prefix * 10000000L + idx);
 
 	c->idx = idx;
@@ -127,7 +128,8 @@ static int answer_status(struct conn *c, int *keep_alive)
 	if (sscanf(c->in, "HTTP/1.%*d %d", &status) != 1)
 		return -1;
 	*keep_alive = 1;
-	for (p = strstr(c->in, "\r\n"); p && p < end; p = strstr(p + 2, "\r\n")) {
+	for (p = strstr(c->in, "\r\n"); p && p < end;
+	     p = strstr(p + 2, "\r\n")) {
 		if (!strncasecmp(p + 2, "content-length:", 15))
 			clen = strtol(p + 17, NULL, 10);
 		else if (!strncasecmp(p + 2, "connection: close", 17))
@@ -149,8 +151,10 @@ int main(int argc, char **argv)
 	int port, ep, i, first;
 
 	if (argc < 5) {
-		fprintf(stderr, "usage: %s HOST PORT N CONNECTIONS [PREFIX] "
-				"[TIMEOUT_S]\n", argv[0]);
+		fprintf(stderr,
+			"usage: %s HOST PORT N CONNECTIONS [PREFIX] "
+			"[TIMEOUT_S]\n",
+			argv[0]);
 		return 2;
 	}
 	host = argv[1];
@@ -190,7 +194,8 @@ int main(int argc, char **argv)
 		int k, m = epoll_wait(ep, evs, 256, 1000);
 
 		if (now() - start > timeout) {
-			fprintf(stderr, "timeout: %ld of %ld answered\n", done, n);
+			fprintf(stderr, "timeout: %ld of %ld answered\n", done,
+				n);
 			return 1;
 		}
 		for (k = 0; k < m; k++) {
@@ -204,7 +209,8 @@ int main(int argc, char **argv)
 				struct epoll_event ev = { .events = EPOLLIN,
 							  .data.ptr = c };
 				if (conn_flush(c, ep) == 0)
-					epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
+					epoll_ctl(ep, EPOLL_CTL_MOD, c->fd,
+						  &ev);
 			}
 			if (!(evs[k].events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
 				continue;
@@ -237,7 +243,8 @@ int main(int argc, char **argv)
 			if (broken || !keep_alive) {
 				epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
 				close(c->fd);
-				if (next < n && conn_open(host, port, ep, c) != 0) {
+				if (next < n &&
+				    conn_open(host, port, ep, c) != 0) {
 					fprintf(stderr, "reconnect: %s\n",
 						strerror(errno));
 					return 1;

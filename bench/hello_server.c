@@ -43,8 +43,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		return *con_cls ? MHD_YES : MHD_NO;
 	}
 	if (*size) {
-		size_t n = *size < sizeof(b->buf) - b->len ? *size :
-							    sizeof(b->buf) - b->len;
+		size_t n = *size < sizeof(b->buf) - b->len ?
+				   *size :
+				   sizeof(b->buf) - b->len;
 		memcpy(b->buf + b->len, data, n);
 		b->len += n;
 		*size = 0;
@@ -61,8 +62,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	return ret;
 }
 
-static void on_completed(void *cls, struct MHD_Connection *conn,
-			 void **con_cls, enum MHD_RequestTerminationCode toe)
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
 {
 	(void)cls, (void)conn, (void)toe;
 	free(*con_cls);
@@ -78,9 +79,9 @@ int main(int argc, char **argv)
 		return 2;
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
-	d = MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD, (uint16_t)atoi(argv[1]),
-			     NULL, NULL, on_request, NULL,
-			     MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cores,
+	d = MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD,
+			     (uint16_t)atoi(argv[1]), NULL, NULL, on_request,
+			     NULL, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cores,
 			     MHD_OPTION_CONNECTION_LIMIT, 4096U,
 			     MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
 			     MHD_OPTION_END);

@@ -16,9 +16,9 @@ struct admin {
 	void *arg;
 };
 
-static enum MHD_Result send_text(struct MHD_Connection *conn,
-				 unsigned status, const char *ctype,
-				 const char *body, size_t len)
+static enum MHD_Result send_text(struct MHD_Connection *conn, unsigned status,
+				 const char *ctype, const char *body,
+				 size_t len)
 {
 	struct MHD_Response *r = MHD_create_response_from_buffer(
 		len, (void *)body, MHD_RESPMEM_MUST_COPY);
@@ -48,8 +48,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
 		return MHD_YES;
 	}
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-		return send_text(conn, 405, "text/plain", "method not allowed\n",
-				 19);
+		return send_text(conn, 405, "text/plain",
+				 "method not allowed\n", 19);
 	if (strcmp(url, "/healthz") == 0)
 		return send_text(conn, 200, "text/plain", "ok\n", 3);
 	if (strcmp(url, "/readyz") == 0) {
@@ -81,8 +81,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
 	return send_text(conn, 404, "text/plain", "not found\n", 10);
 }
 
-struct admin *admin_start(const char *address, admin_ready_fn ready,
-			  void *arg, char *errstr, size_t errstr_size)
+struct admin *admin_start(const char *address, admin_ready_fn ready, void *arg,
+			  char *errstr, size_t errstr_size)
 {
 	struct admin *a = calloc(1, sizeof(*a));
 	struct addrinfo hints = { .ai_family = AF_INET,
@@ -98,8 +98,10 @@ struct admin *admin_start(const char *address, admin_ready_fn ready,
 	}
 	if (!colon || colon == address ||
 	    (size_t)(colon - address) >= sizeof(host)) {
-		snprintf(errstr, errstr_size, "admin address '%s': want "
-			 "host:port", address);
+		snprintf(errstr, errstr_size,
+			 "admin address '%s': want "
+			 "host:port",
+			 address);
 		goto fail;
 	}
 	memcpy(host, address, (size_t)(colon - address));
@@ -119,8 +121,10 @@ struct admin *admin_start(const char *address, admin_ready_fn ready,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)64, MHD_OPTION_END);
 	freeaddrinfo(res);
 	if (!a->d) {
-		snprintf(errstr, errstr_size, "admin address '%s': cannot "
-			 "listen", address);
+		snprintf(errstr, errstr_size,
+			 "admin address '%s': cannot "
+			 "listen",
+			 address);
 		goto fail;
 	}
 	return a;

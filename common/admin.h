@@ -24,8 +24,8 @@ typedef bool (*admin_ready_fn)(void *arg, char *why, size_t why_size);
  * NULL (always ready). Returns NULL with a message in errstr; the caller
  * owns the result (admin_stop).
  */
-struct admin *admin_start(const char *address, admin_ready_fn ready,
-			  void *arg, char *errstr, size_t errstr_size);
+struct admin *admin_start(const char *address, admin_ready_fn ready, void *arg,
+			  char *errstr, size_t errstr_size);
 
 void admin_stop(struct admin *a);
 

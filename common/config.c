@@ -15,7 +15,7 @@
 #include "log.h"
 
 const struct cfg_var cfg_vars[CFG__COUNT] = {
-#define X(name, type, def, used, req, flags, desc)                             \
+#define X(name, type, def, used, req, flags, desc) \
 	{ #name, CFG_T_##type, def, used, req, flags, desc },
 	OTPFLOW_CONFIG_VARS(X)
 #undef X
@@ -44,8 +44,9 @@ bool cfg_parse_duration(const char *s, long long *ms)
 	static const struct {
 		const char *unit;
 		long long ms;
-	} units[] = { { "ms", 1 }, { "s", 1000 }, { "m", 60000 },
-		      { "h", 3600000 } };
+	} units[] = {
+		{ "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 }
+	};
 	long long total = 0;
 	const char *p = s;
 
@@ -181,7 +182,8 @@ static void load_one(struct cfg *cfg, enum cfg_id id)
 		static const char *const expect[] = {
 			[CFG_T_BOOL] = "true or false",
 			[CFG_T_INT] = "a whole number from 0 to 2147483647",
-			[CFG_T_DURATION] = "a duration such as 250ms, 10s, 5m, 1h",
+			[CFG_T_DURATION] =
+				"a duration such as 250ms, 10s, 5m, 1h",
 		};
 		/* Secrets are never echoed, even when malformed. */
 		cfg_error(cfg, "%s: invalid value \"%s\": expected %s",

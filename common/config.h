@@ -30,7 +30,7 @@ enum cfg_id {
 #define X(name, ...) CFG_##name,
 	OTPFLOW_CONFIG_VARS(X)
 #undef X
-	CFG__COUNT
+		CFG__COUNT
 };
 
 struct cfg_var {
@@ -44,10 +44,10 @@ struct cfg_var {
 extern const struct cfg_var cfg_vars[CFG__COUNT];
 
 struct cfg_value {
-	char *str;      /* owned; the raw text (env or default); NULL if none */
+	char *str; /* owned; the raw text (env or default); NULL if none */
 	bool from_env;
-	long long num;  /* BOOL: 0/1, INT: value, DURATION: milliseconds */
-	char **list;    /* LIST: owned NULL-terminated items, trimmed, no empties */
+	long long num; /* BOOL: 0/1, INT: value, DURATION: milliseconds */
+	char **list; /* LIST: owned NULL-terminated items, trimmed, no empties */
 	size_t list_len;
 };
 

@@ -19,6 +19,8 @@
 #define CFG_TOPICS (CFG_ALL | CFG_DEVBROKER)
 #define CFG_DB (CFG_WORKER | CFG_SENDER | CFG_CTL)
 
+/* The table is laid out by hand, one entry per variable. */
+/* clang-format off */
 #define OTPFLOW_CONFIG_VARS(X)                                                 \
 	/* Common */                                                           \
 	X(OTPFLOW_LOG_LEVEL, STR, "info", CFG_ALL, 0, 0,                       \
@@ -216,3 +218,4 @@
 	X(OTPFLOW_REPLAY_MIN_VALIDITY, DURATION, "60s", CFG_CTL, 0, 0,         \
 	  "replay re-sends a dead-lettered code only if it stays valid this "  \
 	  "long; otherwise it asks the worker for a fresh one.")
+/* clang-format on */

@@ -14,7 +14,8 @@ int daemon_start(struct cfg *cfg, const char *name, unsigned user,
 	enum log_level level;
 
 	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+		if (strcmp(argv[i], "--help") == 0 ||
+		    strcmp(argv[i], "-h") == 0) {
 			printf("usage: otpflow-%s [--help] [--version]\n\n%s\n"
 			       "Configuration: environment variables, see "
 			       "docs/configuration.md\n(or `otpflowctl config "
@@ -26,7 +27,8 @@ int daemon_start(struct cfg *cfg, const char *name, unsigned user,
 			printf("otpflow-%s %s\n", name, otpflow_version());
 			return 0;
 		}
-		fprintf(stderr, "otpflow-%s: unknown argument '%s' (try --help)\n",
+		fprintf(stderr,
+			"otpflow-%s: unknown argument '%s' (try --help)\n",
 			name, argv[i]);
 		return 2;
 	}
@@ -35,8 +37,9 @@ int daemon_start(struct cfg *cfg, const char *name, unsigned user,
 		cfg_error(cfg, "OTPFLOW_LOG_LEVEL: expected debug, info, warn "
 			       "or error");
 	if (cfg->nerrors) {
-		fprintf(stderr, "otpflow-%s: invalid configuration (%d "
-				"problem%s):\n%s",
+		fprintf(stderr,
+			"otpflow-%s: invalid configuration (%d "
+			"problem%s):\n%s",
 			name, cfg->nerrors, cfg->nerrors == 1 ? "" : "s",
 			cfg->errors);
 		cfg_free(cfg);

@@ -33,8 +33,8 @@ bool api_err_is_sensitive(enum api_err e)
 	return e == API_ERR_SIGNUP_DISABLED || e == API_ERR_ROLE_NOT_ALLOWED;
 }
 
-size_t api_err_body(enum api_err e, int status, const char *message,
-		    char *buf, size_t size)
+size_t api_err_body(enum api_err e, int status, const char *message, char *buf,
+		    size_t size)
 {
 	struct jsonbuf jb;
 

@@ -10,26 +10,26 @@
 #include <stddef.h>
 
 /* X(ENUM, code, status, message) — messages of codes Nhost has are Nhost's. */
-#define OTPFLOW_API_ERRORS(X)                                                  \
-	X(INVALID_REQUEST, "invalid-request", 400,                             \
-	  "The request payload is incorrect")                                  \
-	X(DISABLED_ENDPOINT, "disabled-endpoint", 409,                         \
-	  "This endpoint is disabled")                                         \
-	X(SIGNUP_DISABLED, "signup-disabled", 403, "Sign up is disabled.")     \
-	X(REDIRECT_TO_NOT_ALLOWED, "redirectTo-not-allowed", 400,              \
-	  "The value of \"options.redirectTo\" is not allowed.")               \
-	X(ROLE_NOT_ALLOWED, "role-not-allowed", 400, "Role not allowed")       \
-	X(DEFAULT_ROLE_MUST_BE_IN_ALLOWED_ROLES,                               \
-	  "default-role-must-be-in-allowed-roles", 400,                        \
-	  "Default role must be in allowed roles")                             \
-	X(INTERNAL_SERVER_ERROR, "internal-server-error", 500,                 \
+#define OTPFLOW_API_ERRORS(X)                                              \
+	X(INVALID_REQUEST, "invalid-request", 400,                         \
+	  "The request payload is incorrect")                              \
+	X(DISABLED_ENDPOINT, "disabled-endpoint", 409,                     \
+	  "This endpoint is disabled")                                     \
+	X(SIGNUP_DISABLED, "signup-disabled", 403, "Sign up is disabled.") \
+	X(REDIRECT_TO_NOT_ALLOWED, "redirectTo-not-allowed", 400,          \
+	  "The value of \"options.redirectTo\" is not allowed.")           \
+	X(ROLE_NOT_ALLOWED, "role-not-allowed", 400, "Role not allowed")   \
+	X(DEFAULT_ROLE_MUST_BE_IN_ALLOWED_ROLES,                           \
+	  "default-role-must-be-in-allowed-roles", 400,                    \
+	  "Default role must be in allowed roles")                         \
+	X(INTERNAL_SERVER_ERROR, "internal-server-error", 500,             \
 	  "Internal server error")
 
 enum api_err {
 #define X(e, code, status, msg) API_ERR_##e,
 	OTPFLOW_API_ERRORS(X)
 #undef X
-	API_ERR__COUNT
+		API_ERR__COUNT
 };
 
 const char *api_err_code(enum api_err e);
@@ -47,7 +47,7 @@ bool api_err_is_sensitive(enum api_err e);
  * NUL-terminated). status 0 and message NULL mean the table's values.
  * Returns the length, or 0 if it did not fit.
  */
-size_t api_err_body(enum api_err e, int status, const char *message,
-		    char *buf, size_t size);
+size_t api_err_body(enum api_err e, int status, const char *message, char *buf,
+		    size_t size);
 
 #endif

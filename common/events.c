@@ -49,9 +49,9 @@ struct events {
 	int nforeign;
 };
 
-static const char *const event_names[EVENTS__COUNT] = {
-	"SignupRequested", "OtpIssued", "SmsSent", "SmsDeadLetter"
-};
+static const char *const event_names[EVENTS__COUNT] = { "SignupRequested",
+							"OtpIssued", "SmsSent",
+							"SmsDeadLetter" };
 
 const char *events_name(enum events_type type)
 {
@@ -236,7 +236,8 @@ static int write_record(struct enc *e, avro_schema_t s, const json_t *j,
 		const char *key;
 		const json_t *val;
 
-		json_object_foreach ((json_t *)j, key, val) {
+		json_object_foreach((json_t *)j, key, val)
+		{
 			struct path sub = { p, key };
 
 			if (avro_schema_record_field_get_index(s, key) < 0) {
@@ -347,7 +348,8 @@ static int write_value(struct enc *e, avro_schema_t s, const json_t *j,
 		if (json_object_size(j) &&
 		    put_long(e, (int64_t)json_object_size(j)))
 			return -1;
-		json_object_foreach ((json_t *)j, key, val) {
+		json_object_foreach((json_t *)j, key, val)
+		{
 			if (put_bytes(e, key, strlen(key)) ||
 			    write_value(e, avro_schema_map_values(s), val, p))
 				return -1;
@@ -373,8 +375,8 @@ static int write_value(struct enc *e, avro_schema_t s, const json_t *j,
 		return -1;
 	}
 	default:
-		snprintf(e->errstr, e->errstr_size,
-			 "%s: unsupported Avro type", path_text(p, text));
+		snprintf(e->errstr, e->errstr_size, "%s: unsupported Avro type",
+			 path_text(p, text));
 		return -1;
 	}
 }
@@ -528,7 +530,8 @@ static int32_t declared_id(const char *avsc)
 {
 	json_t *root = json_loads(avsc, 0, NULL);
 	json_t *id = json_object_get(root, "otpflow.schema_id");
-	int32_t out = json_is_integer(id) ? (int32_t)json_integer_value(id) : -1;
+	int32_t out = json_is_integer(id) ? (int32_t)json_integer_value(id) :
+					    -1;
 
 	json_decref(root);
 	return out;
@@ -655,8 +658,7 @@ void events_destroy(struct events *ev)
 /* --- Encode / decode --------------------------------------------------- */
 
 int events_encode(struct events *ev, enum events_type type, const json_t *obj,
-		  void **out, size_t *out_len, char *errstr,
-		  size_t errstr_size)
+		  void **out, size_t *out_len, char *errstr, size_t errstr_size)
 {
 	const struct codec *c = &ev->codecs[type];
 	unsigned char *buf;
@@ -801,10 +803,11 @@ static bool bin_valid(avro_schema_t s, const unsigned char **p,
 				if (avro_typeof(s) == AVRO_MAP &&
 				    !skip_bytes(p, end))
 					return false;
-				if (!bin_valid(avro_typeof(s) == AVRO_MAP ?
-						       avro_schema_map_values(s) :
-						       avro_schema_array_items(s),
-					       p, end, depth + 1))
+				if (!bin_valid(
+					    avro_typeof(s) == AVRO_MAP ?
+						    avro_schema_map_values(s) :
+						    avro_schema_array_items(s),
+					    p, end, depth + 1))
 					return false;
 			}
 		}
@@ -869,7 +872,8 @@ static json_t *resolve_record(const json_t *type, json_t *value,
 	const json_t *field;
 	size_t i;
 
-	json_array_foreach (json_object_get(type, "fields"), i, field) {
+	json_array_foreach(json_object_get(type, "fields"), i, field)
+	{
 		const char *name =
 			json_string_value(json_object_get(field, "name"));
 		json_t *given = json_object_get(value, name);
@@ -905,11 +909,13 @@ static json_t *resolve(const json_t *type, json_t *value, const char *path,
 		const json_t *branch;
 		size_t i;
 
-		json_array_foreach (type, i, branch) {
-			const char *bk = json_is_string(branch) ?
-						 json_string_value(branch) :
-						 json_string_value(json_object_get(
-							 branch, "type"));
+		json_array_foreach(type, i, branch)
+		{
+			const char *bk =
+				json_is_string(branch) ?
+					json_string_value(branch) :
+					json_string_value(json_object_get(
+						branch, "type"));
 			bool fits = bk && (strcmp(bk, "null") == 0 ?
 						   json_is_null(value) :
 						   !json_is_null(value));
@@ -932,9 +938,10 @@ static json_t *resolve(const json_t *type, json_t *value, const char *path,
 		const json_t *sym;
 		size_t i;
 
-		json_array_foreach (json_object_get(type, "symbols"), i, sym)
-			if (json_equal(sym, value))
-				return json_incref(value);
+		json_array_foreach(
+			json_object_get(type, "symbols"), i,
+			sym) if (json_equal(sym,
+					    value)) return json_incref(value);
 		if (json_object_get(type, "default"))
 			return json_deep_copy(json_object_get(type, "default"));
 		snprintf(errstr, errstr_size, "%s: symbol unknown to reader",
@@ -946,9 +953,10 @@ static json_t *resolve(const json_t *type, json_t *value, const char *path,
 		json_t *item;
 		size_t i;
 
-		json_array_foreach (value, i, item) {
-			json_t *r = resolve(json_object_get(type, "items"), item,
-					    path, errstr, errstr_size);
+		json_array_foreach(value, i, item)
+		{
+			json_t *r = resolve(json_object_get(type, "items"),
+					    item, path, errstr, errstr_size);
 			if (!r) {
 				json_decref(out);
 				return NULL;

@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define IDS_UUID_SIZE 37        /* 36 characters + NUL */
+#define IDS_UUID_SIZE 37 /* 36 characters + NUL */
 #define IDS_TRACEPARENT_SIZE 56 /* 55 characters + NUL */
 
 /* Fills `random` bytes from getrandom(2); false only if the OS fails. */

@@ -11,8 +11,8 @@
 #include <stddef.h>
 
 struct jsonbuf {
-	char *buf;     /* caller-owned, cap bytes */
-	size_t len;    /* bytes written so far (no NUL is kept) */
+	char *buf; /* caller-owned, cap bytes */
+	size_t len; /* bytes written so far (no NUL is kept) */
 	size_t cap;
 	bool overflow; /* an append did not fit; len stops growing */
 };

@@ -104,11 +104,11 @@ rd_kafka_t *kafka_producer_new(const struct cfg *cfg,
 			       void *opaque, const char *const *overrides,
 			       char *errstr, size_t errstr_size)
 {
-	static const char *const producer_props[] = {
-		"enable.idempotence", "true", "acks", "all", NULL
-	};
-	rd_kafka_conf_t *conf = kafka_conf_new(cfg, overrides, errstr,
-					       errstr_size);
+	static const char *const producer_props[] = { "enable.idempotence",
+						      "true", "acks", "all",
+						      NULL };
+	rd_kafka_conf_t *conf =
+		kafka_conf_new(cfg, overrides, errstr, errstr_size);
 	rd_kafka_t *rk;
 	char why[512];
 
@@ -153,9 +153,11 @@ static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
 	const char *name, *id;
 	long long lag = 0;
 
-	json_object_foreach (json_object_get(root, "topics"), name, topic) {
-		json_object_foreach (json_object_get(topic, "partitions"), id,
-				     part) {
+	json_object_foreach(json_object_get(root, "topics"), name, topic)
+	{
+		json_object_foreach(json_object_get(topic, "partitions"), id,
+				    part)
+		{
 			json_int_t l = json_integer_value(
 				json_object_get(part, "consumer_lag"));
 			if (strcmp(id, "-1") != 0 && l > 0)
@@ -171,12 +173,15 @@ rd_kafka_t *kafka_consumer_new(const struct cfg *cfg, const char *group,
 			       const char *const *overrides, char *errstr,
 			       size_t errstr_size)
 {
-	rd_kafka_conf_t *conf = kafka_conf_new(cfg, overrides, errstr,
-					       errstr_size);
-	const char *const consumer_props[] = {
-		"group.id", group, "enable.auto.offset.store", "false",
-		"auto.offset.reset", "earliest", NULL
-	};
+	rd_kafka_conf_t *conf =
+		kafka_conf_new(cfg, overrides, errstr, errstr_size);
+	const char *const consumer_props[] = { "group.id",
+					       group,
+					       "enable.auto.offset.store",
+					       "false",
+					       "auto.offset.reset",
+					       "earliest",
+					       NULL };
 	rd_kafka_t *rk;
 	char why[512];
 

@@ -58,7 +58,7 @@ enum kafka_class {
 	KAFKA_OK,
 	KAFKA_RETRIABLE, /* transient: try again later, nothing lost */
 	KAFKA_PERMANENT, /* this record/request cannot succeed */
-	KAFKA_FATAL,     /* the handle is unusable: flush, exit, restart */
+	KAFKA_FATAL, /* the handle is unusable: flush, exit, restart */
 };
 
 /* Classifies an error of a handle (consults rd_kafka_fatal_error). */

@@ -27,7 +27,8 @@ void log_init(const char *daemon, enum log_level min_level)
 
 bool log_level_parse(const char *s, enum log_level *out)
 {
-	for (size_t i = 0; i < sizeof(level_names) / sizeof(*level_names); i++) {
+	for (size_t i = 0; i < sizeof(level_names) / sizeof(*level_names);
+	     i++) {
 		if (strcmp(s, level_names[i]) == 0) {
 			*out = (enum log_level)i;
 			return true;
@@ -54,8 +55,9 @@ void log_event(enum log_level level, const char *event, ...)
 	gettimeofday(&tv, NULL);
 	gmtime_r(&tv.tv_sec, &tm);
 	snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-		 (tm.tm_year + 1900) % 10000, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-		 tm.tm_min, tm.tm_sec, (int)(tv.tv_usec / 1000) % 1000);
+		 (tm.tm_year + 1900) % 10000, tm.tm_mon + 1, tm.tm_mday,
+		 tm.tm_hour, tm.tm_min, tm.tm_sec,
+		 (int)(tv.tv_usec / 1000) % 1000);
 
 	/* Leave room for the truncation marker and the closing "}\n". */
 	jsonbuf_init(&jb, line, sizeof(line) - 32);

@@ -28,10 +28,10 @@ bool log_enabled(enum log_level level);
 void log_event(enum log_level level, const char *event, ...)
 	__attribute__((sentinel));
 
-#define LOG(level, ...)                                                        \
-	do {                                                                   \
-		if (log_enabled(level))                                        \
-			log_event(level, __VA_ARGS__, (const char *)NULL);     \
+#define LOG(level, ...)                                                    \
+	do {                                                               \
+		if (log_enabled(level))                                    \
+			log_event(level, __VA_ARGS__, (const char *)NULL); \
 	} while (0)
 
 #endif

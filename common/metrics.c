@@ -34,16 +34,16 @@ struct metric {
 	enum metric_type type;
 	const char *name;
 	const char *help;
-	const char *label_name;           /* counters; NULL = no label */
+	const char *label_name; /* counters; NULL = no label */
 	const char *const *label_values;
-	size_t n;                         /* label values or finite buckets */
+	size_t n; /* label values or finite buckets */
 	double bounds[METRICS_MAX_BUCKETS];
-	double (*fn)(void *arg);          /* METRIC_GAUGE_FUNC */
+	double (*fn)(void *arg); /* METRIC_GAUGE_FUNC */
 	void *arg;
 	/* Counter: one cell per label value. Gauge: double bits in cells[0].
 	 * Histogram: observations per bucket, cells[n] for +Inf. */
 	_Atomic uint64_t cells[METRIC_CELLS];
-	_Atomic uint64_t sum_bits;        /* histogram _sum, double bits */
+	_Atomic uint64_t sum_bits; /* histogram _sum, double bits */
 };
 
 static struct metric metrics[METRICS_MAX];
@@ -94,8 +94,9 @@ static struct metric *metric_add(enum metric_type type, const char *name,
 {
 	static const char *const scaled[] = {
 		"_milliseconds", "_microseconds", "_nanoseconds", "_minutes",
-		"_hours", "_days", "_ms", "_us", "_ns", "_kilobytes",
-		"_megabytes", "_gigabytes", "_kb", "_mb", "_bits", "_percent",
+		"_hours",	 "_days",	  "_ms",	  "_us",
+		"_ns",		 "_kilobytes",	  "_megabytes",	  "_gigabytes",
+		"_kb",		 "_mb",		  "_bits",	  "_percent",
 	};
 	struct metric *m;
 
@@ -256,7 +257,7 @@ void metrics_observe(struct metric *m, double v)
 
 struct out {
 	char *buf;
-	size_t cap;   /* bytes, the NUL included */
+	size_t cap; /* bytes, the NUL included */
 	size_t len;
 	bool overflow;
 };
@@ -296,8 +297,8 @@ static void put_u64(struct out *o, uint64_t v)
 {
 	char tmp[METRIC_U64_CHARS + 1];
 
-	put(o, tmp, (size_t)snprintf(tmp, sizeof(tmp), "%llu",
-				     (unsigned long long)v));
+	put(o, tmp,
+	    (size_t)snprintf(tmp, sizeof(tmp), "%llu", (unsigned long long)v));
 }
 
 /* The shortest of %.15g..%.17g that reads back as v; Inf and NaN spelled
@@ -368,11 +369,11 @@ static void put_metric(struct out *o, const struct metric *m)
 	case METRIC_GAUGE_FUNC:
 		put_str(o, m->name);
 		put_str(o, " ");
-		put_double(o, m->type == METRIC_GAUGE_FUNC
-				      ? m->fn(m->arg)
-				      : bits_dbl(atomic_load_explicit(
-						&m->cells[0],
-						memory_order_relaxed)));
+		put_double(o, m->type == METRIC_GAUGE_FUNC ?
+				      m->fn(m->arg) :
+				      bits_dbl(atomic_load_explicit(
+					      &m->cells[0],
+					      memory_order_relaxed)));
 		put_str(o, "\n");
 		break;
 	case METRIC_HISTOGRAM:
@@ -404,7 +405,7 @@ static void put_metric(struct out *o, const struct metric *m)
 
 size_t metrics_render(char *buf, size_t cap)
 {
-	struct out o = {buf, cap, 0, false};
+	struct out o = { buf, cap, 0, false };
 
 	if (!buf || cap == 0)
 		return 0;
@@ -444,8 +445,8 @@ size_t metrics_render_bound(void)
 			/* name_bucket{le="x"} n\n, then _sum and _count */
 			bound += (m->n + 1) * (name + 13 + METRIC_DOUBLE_CHARS +
 					       3 + METRIC_U64_CHARS + 1) +
-				 name + 5 + METRIC_DOUBLE_CHARS + 1 +
-				 name + 7 + METRIC_U64_CHARS + 1;
+				 name + 5 + METRIC_DOUBLE_CHARS + 1 + name + 7 +
+				 METRIC_U64_CHARS + 1;
 			break;
 		}
 	}

@@ -21,9 +21,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define METRICS_MAX 64           /* metrics per process */
-#define METRICS_MAX_LABELS 16    /* values of a counter's one label */
-#define METRICS_MAX_BUCKETS 24   /* finite histogram buckets (+Inf added) */
+#define METRICS_MAX 64 /* metrics per process */
+#define METRICS_MAX_LABELS 16 /* values of a counter's one label */
+#define METRICS_MAX_BUCKETS 24 /* finite histogram buckets (+Inf added) */
 
 struct metric;
 

@@ -50,15 +50,15 @@ static const char ensure_sql[] =
 static void set_pg_err(char *errstr, size_t errstr_size, PGconn *conn,
 		       const PGresult *res, const char *what)
 {
-	const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)
-			      : NULL;
-	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE)
-				: NULL;
+	const char *msg =
+		res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) :
+				  NULL;
 	size_t len;
 
 	if (msg) {
 		snprintf(errstr, errstr_size, "%s: %s (SQLSTATE %s)", what, msg,
-			state ? state : "?");
+			 state ? state : "?");
 		return;
 	}
 	msg = PQerrorMessage(conn);
@@ -117,7 +117,8 @@ out:
 static int ensure_table(PGconn *conn, char *errstr, size_t errstr_size)
 {
 	PGresult *res = PQexec(
-		conn, "SELECT to_regclass('otpflow.schema_migrations') IS NULL");
+		conn,
+		"SELECT to_regclass('otpflow.schema_migrations') IS NULL");
 	int rc = -1;
 
 	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK ||
@@ -190,8 +191,8 @@ static int list_files(const char *dir, struct migration **out, size_t *count,
 			continue;
 		if (n == MIGRATE_MAX_FILES) {
 			snprintf(errstr, errstr_size,
-				"%s: more than %d migration files", dir,
-				MIGRATE_MAX_FILES);
+				 "%s: more than %d migration files", dir,
+				 MIGRATE_MAX_FILES);
 			goto out;
 		}
 		if (n == cap) {
@@ -200,8 +201,8 @@ static int list_files(const char *dir, struct migration **out, size_t *count,
 				realloc(list, ncap * sizeof(*list));
 
 			if (!grown) {
-				snprintf(errstr, errstr_size, "%s: out of memory",
-					dir);
+				snprintf(errstr, errstr_size,
+					 "%s: out of memory", dir);
 				goto out;
 			}
 			list = grown;
@@ -220,8 +221,8 @@ static int list_files(const char *dir, struct migration **out, size_t *count,
 	for (size_t i = 1; i < n; i++) {
 		if (list[i].version == list[i - 1].version) {
 			snprintf(errstr, errstr_size,
-				"%s: %s and %s have one version number", dir,
-				list[i - 1].file, list[i].file);
+				 "%s: %s and %s have one version number", dir,
+				 list[i - 1].file, list[i].file);
 			goto out;
 		}
 	}
@@ -268,7 +269,7 @@ static int read_file(const char *path, char **out, char *errstr,
 			continue;
 		if (got < 0) {
 			snprintf(errstr, errstr_size, "%s: %s", path,
-				strerror(errno));
+				 strerror(errno));
 			goto out;
 		}
 		if (got == 0)
@@ -277,7 +278,7 @@ static int read_file(const char *path, char **out, char *errstr,
 	}
 	if (len > MIGRATE_MAX_FILE_BYTES) {
 		snprintf(errstr, errstr_size, "%s: larger than %d bytes", path,
-			MIGRATE_MAX_FILE_BYTES);
+			 MIGRATE_MAX_FILE_BYTES);
 		goto out;
 	}
 	if (memchr(buf, '\0', len)) {
@@ -334,7 +335,7 @@ static int apply_one(PGconn *conn, const char *sql_dir,
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", sql_dir, m->file) >=
 	    sizeof(path)) {
 		snprintf(errstr, errstr_size, "%s/%s: path too long", sql_dir,
-			m->file);
+			 m->file);
 		goto out;
 	}
 	if (read_file(path, &sql, errstr, errstr_size) < 0)
@@ -351,10 +352,11 @@ static int apply_one(PGconn *conn, const char *sql_dir,
 	}
 	PQclear(res);
 	snprintf(version, sizeof(version), "%ld", m->version);
-	res = PQexecParams(conn,
-			   "INSERT INTO otpflow.schema_migrations (version, name)"
-			   " VALUES ($1::int, $2)",
-			   2, NULL, params, NULL, NULL, 0);
+	res = PQexecParams(
+		conn,
+		"INSERT INTO otpflow.schema_migrations (version, name)"
+		" VALUES ($1::int, $2)",
+		2, NULL, params, NULL, NULL, 0);
 	if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
 		set_pg_err(errstr, errstr_size, conn, res, m->file);
 		goto out;
@@ -385,12 +387,13 @@ int migrate_run(PGconn *conn, const char *sql_dir, int *applied, char *errstr,
 	if (applied)
 		*applied = 0;
 	if (!conn || PQstatus(conn) != CONNECTION_OK) {
-		snprintf(errstr, errstr_size, "migrate: no database connection");
+		snprintf(errstr, errstr_size,
+			 "migrate: no database connection");
 		goto out;
 	}
 	if (PQtransactionStatus(conn) != PQTRANS_IDLE) {
 		snprintf(errstr, errstr_size,
-			"migrate: connection is inside a transaction");
+			 "migrate: connection is inside a transaction");
 		goto out;
 	}
 	if (list_files(sql_dir, &list, &count, errstr, errstr_size) < 0)

@@ -103,8 +103,7 @@ static void array_put(struct pg_array *a, const char *p, size_t n)
 			cap *= 2;
 		if (cap > a->max)
 			cap = a->max;
-		if (a->len + n + 2 > cap ||
-		    !(grown = realloc(a->buf, cap))) {
+		if (a->len + n + 2 > cap || !(grown = realloc(a->buf, cap))) {
 			a->overflow = true;
 			return;
 		}

@@ -14,7 +14,7 @@ enum pg_class {
 	PG_OK,
 	PG_RETRY_TXN, /* serialization failure / deadlock: rerun the txn */
 	PG_RETRY_CONN, /* connection lost or server unavailable: reconnect */
-	PG_FAILED,     /* anything else: a bug or bad data, do not retry */
+	PG_FAILED, /* anything else: a bug or bad data, do not retry */
 };
 
 /*

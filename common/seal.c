@@ -8,9 +8,9 @@ static int decode_key(const char *b64, unsigned char *out, size_t out_len)
 {
 	size_t len = 0;
 
-	if (!b64 || sodium_base642bin(out, out_len, b64, strlen(b64), NULL,
-				      &len, NULL,
-				      sodium_base64_VARIANT_ORIGINAL) ||
+	if (!b64 ||
+	    sodium_base642bin(out, out_len, b64, strlen(b64), NULL, &len, NULL,
+			      sodium_base64_VARIANT_ORIGINAL) ||
 	    len != out_len)
 		return -1;
 	return 0;
@@ -35,9 +35,9 @@ int seal_keys_public(struct seal_keys *keys, const char *pk_b64, char *errstr,
 		     size_t errstr_size)
 {
 	memset(keys, 0, sizeof(*keys));
-	if (sodium_init() < 0 || decode_key(pk_b64, keys->pk, sizeof(keys->pk))) {
-		snprintf(errstr, errstr_size,
-			 "not a base64 %d-byte public key",
+	if (sodium_init() < 0 ||
+	    decode_key(pk_b64, keys->pk, sizeof(keys->pk))) {
+		snprintf(errstr, errstr_size, "not a base64 %d-byte public key",
 			 crypto_box_PUBLICKEYBYTES);
 		return -1;
 	}
@@ -48,11 +48,11 @@ int seal_keys_secret(struct seal_keys *keys, const char *sk_b64, char *errstr,
 		     size_t errstr_size)
 {
 	memset(keys, 0, sizeof(*keys));
-	if (sodium_init() < 0 || decode_key(sk_b64, keys->sk, sizeof(keys->sk)) ||
+	if (sodium_init() < 0 ||
+	    decode_key(sk_b64, keys->sk, sizeof(keys->sk)) ||
 	    crypto_scalarmult_base(keys->pk, keys->sk)) {
 		sodium_memzero(keys, sizeof(*keys));
-		snprintf(errstr, errstr_size,
-			 "not a base64 %d-byte secret key",
+		snprintf(errstr, errstr_size, "not a base64 %d-byte secret key",
 			 crypto_box_SECRETKEYBYTES);
 		return -1;
 	}

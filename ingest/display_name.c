@@ -20,7 +20,8 @@ size_t display_name_utf8_decode(const char *s, size_t len, uint32_t *cp)
 	if (c < 0x80) {
 		*cp = c;
 		return 1;
-	} else if (c >= 0xC2 && c <= 0xDF) { /* 0xC0, 0xC1 only start overlongs */
+	} else if (c >= 0xC2 &&
+		   c <= 0xDF) { /* 0xC0, 0xC1 only start overlongs */
 		n = 2;
 		c &= 0x1F;
 		min = 0x80;

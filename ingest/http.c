@@ -51,11 +51,17 @@
 #define SMALL_BODY 512
 #define REAPER_INTERVAL_MS 100
 
-enum route { ROUTE_SIGNUP, ROUTE_HEALTHZ, ROUTE_READYZ, ROUTE_METRICS,
-	     ROUTE_VERSION, ROUTE_NOT_FOUND };
+enum route {
+	ROUTE_SIGNUP,
+	ROUTE_HEALTHZ,
+	ROUTE_READYZ,
+	ROUTE_METRICS,
+	ROUTE_VERSION,
+	ROUTE_NOT_FOUND
+};
 
 enum state {
-	ST_READING,   /* receiving the body */
+	ST_READING, /* receiving the body */
 	ST_IN_FLIGHT, /* record queued, connection suspended */
 	ST_DELIVERED, /* delivery report arrived, connection resumed */
 };
@@ -64,13 +70,13 @@ enum state {
 static const char *const status_labels[] = { "200", "400", "403", "404",
 					     "405", "409", "413", "415",
 					     "429", "500", "503", NULL };
-static const double accept_buckets[] = { 0.001, 0.0025, 0.005, 0.01, 0.025,
-					 0.05,	0.1,	0.25,  0.5,  1,
-					 2.5,	5 };
+static const double accept_buckets[] = { 0.001, 0.0025, 0.005, 0.01,
+					 0.025, 0.05,	0.1,   0.25,
+					 0.5,	1,	2.5,   5 };
 
 static struct {
 	struct metric *responses; /* by status code */
-	struct metric *accept;    /* body received -> delivery report */
+	struct metric *accept; /* body received -> delivery report */
 	struct metric *in_flight;
 } m;
 
@@ -79,10 +85,10 @@ struct request {
 	long long submitted_ns;
 	struct MHD_Connection *conn;
 	enum state state;
-	bool prechecked;      /* rows 3-6 passed */
-	char ip[IP_SIZE];     /* the client (socket peer or proxy hop) */
+	bool prechecked; /* rows 3-6 passed */
+	char ip[IP_SIZE]; /* the client (socket peer or proxy hop) */
 	bool too_large;
-	char *body;           /* small, or malloc'd when the body outgrew it */
+	char *body; /* small, or malloc'd when the body outgrew it */
 	size_t len;
 	rd_kafka_resp_err_t kafka_err;
 	char small[SMALL_BODY];
@@ -239,10 +245,10 @@ static void count_status(unsigned status)
 	}
 }
 
-static enum MHD_Result reply_typed(struct MHD_Connection *conn,
-				   unsigned status, const char *type,
-				   const char *body, size_t len,
-				   const char *hname, const char *hval)
+static enum MHD_Result reply_typed(struct MHD_Connection *conn, unsigned status,
+				   const char *type, const char *body,
+				   size_t len, const char *hname,
+				   const char *hval)
 {
 	struct MHD_Response *resp = MHD_create_response_from_buffer(
 		len, (void *)body, MHD_RESPMEM_MUST_COPY);
@@ -281,16 +287,15 @@ static enum MHD_Result reply_ok(struct ingest_http *h,
 	return MHD_queue_response(conn, MHD_HTTP_OK, h->ok);
 }
 
-static enum MHD_Result reply_error(struct MHD_Connection *conn,
-				   enum api_err e, int status,
-				   const char *message, const char *hname,
-				   const char *hval)
+static enum MHD_Result reply_error(struct MHD_Connection *conn, enum api_err e,
+				   int status, const char *message,
+				   const char *hname, const char *hval)
 {
 	char body[512];
 	size_t len = api_err_body(e, status, message, body, sizeof(body));
 
-	return reply(conn, (unsigned)(status ? status : api_err_status(e)), body,
-		     len, hname, hval);
+	return reply(conn, (unsigned)(status ? status : api_err_status(e)),
+		     body, len, hname, hval);
 }
 
 /* --- Checks before the body (SPEC §1.2 rows 3-6) ----------------------- */
@@ -341,8 +346,10 @@ static void client_ip(const struct ingest_http *h, struct MHD_Connection *conn,
 	if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET) {
 		/* Dotted quad by hand: glibc formats it with sprintf, a
 		 * visible cost when done for every request. */
-		const unsigned char *a = (const unsigned char *)&(
-			(const struct sockaddr_in *)ci->client_addr)->sin_addr;
+		const unsigned char *a =
+			(const unsigned char *)&(
+				(const struct sockaddr_in *)ci->client_addr)
+				->sin_addr;
 		char *o = out;
 
 		for (int i = 0; i < 4; i++) {
@@ -462,18 +469,19 @@ static enum MHD_Result submit(struct request *req)
 	req->state = ST_IN_FLIGHT;
 	req->submitted_ns = mono_ns();
 	metrics_add(m.in_flight, 1);
-	err = publisher_send(h->pub, h->topic,
-			     json_string_value(json_object_get(rec,
-							       "phone_number")),
-			     value, len, request_id, tp, req);
+	err = publisher_send(
+		h->pub, h->topic,
+		json_string_value(json_object_get(rec, "phone_number")), value,
+		len, request_id, tp, req);
 	if (err) {
 		req->state = ST_READING;
 		metrics_add(m.in_flight, -1);
 		LOG(LOG_WARN, "request not queued", "request_id", request_id,
 		    "error", rd_kafka_err2name(err));
-		ret = reply_error(req->conn, API_ERR_INTERNAL_SERVER_ERROR, 503,
-				  "The request could not be stored; retry later",
-				  MHD_HTTP_HEADER_RETRY_AFTER, "1");
+		ret = reply_error(
+			req->conn, API_ERR_INTERNAL_SERVER_ERROR, 503,
+			"The request could not be stored; retry later",
+			MHD_HTTP_HEADER_RETRY_AFTER, "1");
 		goto out;
 	}
 	MHD_suspend_connection(req->conn);
@@ -658,8 +666,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	return handle_get(h, conn, r);
 }
 
-static void on_completed(void *cls, struct MHD_Connection *conn,
-			 void **con_cls, enum MHD_RequestTerminationCode toe)
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
 {
 	struct ingest_http *h = cls;
 	struct request *req = *con_cls;
@@ -704,7 +712,8 @@ static int parse_listen(const char *listen, struct sockaddr_storage *ss,
 
 	if (!colon || colon == listen) {
 		snprintf(errstr, errstr_size,
-			 "OTPFLOW_LISTEN must be host:port, got \"%s\"", listen);
+			 "OTPFLOW_LISTEN must be host:port, got \"%s\"",
+			 listen);
 		return -1;
 	}
 	hl = (size_t)(colon - listen);
@@ -739,13 +748,15 @@ struct ingest_http *ingest_http_start(const struct cfg *cfg, struct events *ev,
 	h->ev = ev;
 	h->timeout_ms = cfg_ms(cfg, CFG_OTPFLOW_CONNECTION_TIMEOUT);
 	pthread_mutex_init(&h->clocks_lock, NULL);
-	m.responses = metrics_counter("otpflow_ingest_http_responses_total",
-				      "HTTP answers of ingest (every route, probes included), by status code.",
-				      "code", status_labels);
+	m.responses = metrics_counter(
+		"otpflow_ingest_http_responses_total",
+		"HTTP answers of ingest (every route, probes included), by status code.",
+		"code", status_labels);
 	m.accept = metrics_histogram(
 		"otpflow_ingest_accept_seconds",
 		"Time from a valid request to Kafka's delivery report.",
-		accept_buckets, sizeof(accept_buckets) / sizeof(*accept_buckets));
+		accept_buckets,
+		sizeof(accept_buckets) / sizeof(*accept_buckets));
 	m.in_flight = metrics_gauge("otpflow_ingest_in_flight_requests",
 				    "Requests waiting for Kafka to confirm.");
 	h->max_body = (size_t)cfg_int(cfg, CFG_OTPFLOW_MAX_BODY_BYTES);
@@ -758,16 +769,19 @@ struct ingest_http *ingest_http_start(const struct cfg *cfg, struct events *ev,
 		goto fail;
 	if (cfg_bool(cfg, CFG_AUTH_RATE_LIMIT_ENABLE)) {
 		const struct ratelimit_rule rules[] = {
-			{ (unsigned)cfg_int(cfg, CFG_AUTH_RATE_LIMIT_GLOBAL_BURST),
+			{ (unsigned)cfg_int(cfg,
+					    CFG_AUTH_RATE_LIMIT_GLOBAL_BURST),
 			  cfg_ms(cfg, CFG_AUTH_RATE_LIMIT_GLOBAL_INTERVAL) },
 			{ (unsigned)cfg_int(cfg, CFG_AUTH_RATE_LIMIT_SMS_BURST),
 			  cfg_ms(cfg, CFG_AUTH_RATE_LIMIT_SMS_INTERVAL) },
-			{ (unsigned)cfg_int(cfg, CFG_AUTH_RATE_LIMIT_SIGNUPS_BURST),
+			{ (unsigned)cfg_int(cfg,
+					    CFG_AUTH_RATE_LIMIT_SIGNUPS_BURST),
 			  cfg_ms(cfg, CFG_AUTH_RATE_LIMIT_SIGNUPS_INTERVAL) },
 		};
-		h->rl = ratelimit_new(rules, 3,
-				      (size_t)cfg_int(cfg,
-						      CFG_OTPFLOW_RATE_LIMIT_MAX_CLIENTS));
+		h->rl = ratelimit_new(
+			rules, 3,
+			(size_t)cfg_int(cfg,
+					CFG_OTPFLOW_RATE_LIMIT_MAX_CLIENTS));
 		if (!h->rl) {
 			snprintf(errstr, errstr_size,
 				 "rate limiter: invalid AUTH_RATE_LIMIT_* "
@@ -780,9 +794,9 @@ struct ingest_http *ingest_http_start(const struct cfg *cfg, struct events *ev,
 	}
 	h->ok = MHD_create_response_from_buffer(4, (void *)"\"OK\"",
 						MHD_RESPMEM_PERSISTENT);
-	if (!h->ok || MHD_add_response_header(h->ok,
-					      MHD_HTTP_HEADER_CONTENT_TYPE,
-					      "application/json") != MHD_YES) {
+	if (!h->ok ||
+	    MHD_add_response_header(h->ok, MHD_HTTP_HEADER_CONTENT_TYPE,
+				    "application/json") != MHD_YES) {
 		snprintf(errstr, errstr_size, "out of memory");
 		goto fail;
 	}

@@ -44,13 +44,15 @@ int main(int argc, char **argv)
 		LOG(LOG_ERROR, "cannot start", "error", errstr);
 		goto out;
 	}
-	LOG(LOG_INFO, "listening", "address", cfg_str(&cfg, CFG_OTPFLOW_LISTEN));
+	LOG(LOG_INFO, "listening", "address",
+	    cfg_str(&cfg, CFG_OTPFLOW_LISTEN));
 	while (!signals_stop_requested() && !ingest_http_fatal(http))
 		usleep(100 * 1000);
 	rc = ingest_http_fatal(http) ? 1 : 0;
 	LOG(LOG_INFO, "draining");
 	if (ingest_http_drain(http, DRAIN_TIMEOUT_MS) > 0)
-		LOG(LOG_WARN, "requests still in flight after the drain timeout");
+		LOG(LOG_WARN,
+		    "requests still in flight after the drain timeout");
 	ingest_http_stop(http, DRAIN_TIMEOUT_MS);
 	LOG(LOG_INFO, "stopped");
 out:

@@ -150,7 +150,8 @@ int publisher_close(struct publisher *p, int timeout_ms)
 	if (left > 0)
 		LOG(LOG_ERROR, "records not delivered at shutdown");
 	/* Serve the remaining reports so every request gets its answer. */
-	rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+	rd_kafka_purge(p->rk,
+		       RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
 	rd_kafka_poll(p->rk, 0);
 	rd_kafka_destroy(p->rk);
 	free(p);

@@ -27,15 +27,15 @@
 #define RL_MIN_PER_SHARD 256
 
 struct rl_window {
-	long long index;  /* now_ms / interval of the current window */
-	unsigned cur;     /* requests counted in window index */
-	unsigned prev;    /* requests counted in window index - 1 */
+	long long index; /* now_ms / interval of the current window */
+	unsigned cur; /* requests counted in window index */
+	unsigned prev; /* requests counted in window index - 1 */
 };
 
 struct rl_entry {
-	uint32_t hash;    /* low bits of the key's hash */
-	uint32_t chain;   /* next entry in the same bucket, or RL_NIL */
-	uint32_t newer;   /* LRU neighbours, RL_NIL at the ends */
+	uint32_t hash; /* low bits of the key's hash */
+	uint32_t chain; /* next entry in the same bucket, or RL_NIL */
+	uint32_t newer; /* LRU neighbours, RL_NIL at the ends */
 	uint32_t older;
 	char key[RATELIMIT_KEY_MAX + 1];
 	struct rl_window win[]; /* one per rule */
@@ -43,20 +43,20 @@ struct rl_entry {
 
 struct rl_shard {
 	_Alignas(64) pthread_mutex_t lock; /* shards do not share cache lines */
-	unsigned char *slab;  /* cap entries of rl->stride bytes */
-	uint32_t *buckets;    /* mask + 1 heads */
+	unsigned char *slab; /* cap entries of rl->stride bytes */
+	uint32_t *buckets; /* mask + 1 heads */
 	uint32_t mask;
 	uint32_t cap;
-	uint32_t used;        /* entries of slab in use: slab[0..used) */
+	uint32_t used; /* entries of slab in use: slab[0..used) */
 	uint32_t newest;
 	uint32_t oldest;
 };
 
 struct ratelimit {
 	struct rl_shard *shards;
-	size_t nshards;       /* power of two */
-	size_t nshards_init;  /* shards whose mutex exists (for cleanup) */
-	size_t stride;        /* bytes per entry */
+	size_t nshards; /* power of two */
+	size_t nshards_init; /* shards whose mutex exists (for cleanup) */
+	size_t stride; /* bytes per entry */
 	size_t nrules;
 	size_t max_clients;
 	size_t memory;
@@ -64,9 +64,8 @@ struct ratelimit {
 	unsigned char hashkey[crypto_shorthash_KEYBYTES];
 };
 
-static inline struct rl_entry *rl_entry_at(const struct ratelimit *rl,
-					   const struct rl_shard *sh,
-					   uint32_t i)
+static inline struct rl_entry *
+rl_entry_at(const struct ratelimit *rl, const struct rl_shard *sh, uint32_t i)
 {
 	return (struct rl_entry *)(sh->slab + (size_t)i * rl->stride);
 }
@@ -221,8 +220,8 @@ bool ratelimit_check(struct ratelimit *rl, const char *client, long long now_ms,
 		const struct ratelimit_rule *rule = &rl->rules[r];
 		struct rl_window *w = &e->win[r];
 		long long elapsed = rl_roll(w, rule->interval_ms, now_ms);
-		long long need = rl_wait(w, rule->burst, rule->interval_ms,
-					 elapsed);
+		long long need =
+			rl_wait(w, rule->burst, rule->interval_ms, elapsed);
 
 		if (need == 0) {
 			if (allowed)
@@ -295,8 +294,8 @@ static int rl_shard_init(struct ratelimit *rl, struct rl_shard *sh,
 	if (!sh->slab || !sh->buckets)
 		return -1;
 	memset(sh->buckets, 0xff, nbuckets * sizeof(*sh->buckets));
-	rl->memory += (size_t)cap * rl->stride +
-		      nbuckets * sizeof(*sh->buckets);
+	rl->memory +=
+		(size_t)cap * rl->stride + nbuckets * sizeof(*sh->buckets);
 	return 0;
 }
 
@@ -337,8 +336,8 @@ struct ratelimit *ratelimit_new(const struct ratelimit_rule *rules,
 	rl->nrules = nrules;
 	rl->max_clients = max_clients;
 	memcpy(rl->rules, rules, nrules * sizeof(*rules));
-	rl->stride = sizeof(struct rl_entry) +
-		     nrules * sizeof(struct rl_window);
+	rl->stride =
+		sizeof(struct rl_entry) + nrules * sizeof(struct rl_window);
 	rl->memory = sizeof(*rl) + nshards * sizeof(struct rl_shard);
 	crypto_shorthash_keygen(rl->hashkey);
 	for (size_t i = 0; i < nshards; i++) {

@@ -32,9 +32,9 @@
 #define RATELIMIT_KEY_MAX 45
 
 struct ratelimit_rule {
-	unsigned burst;          /* requests allowed per interval; 0 refuses
+	unsigned burst; /* requests allowed per interval; 0 refuses
 				  * everything, as Nhost does with a 0 limit */
-	long long interval_ms;   /* window length, >= 1 */
+	long long interval_ms; /* window length, >= 1 */
 };
 
 struct ratelimit;

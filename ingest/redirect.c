@@ -26,8 +26,8 @@ struct span {
 /* A URL or URL pattern split into the parts that are matched. */
 struct url_parts {
 	struct span scheme; /* n == 0: a relative reference */
-	bool authority;	    /* "//" followed the scheme */
-	struct span host;   /* may be empty for non-http(s) schemes */
+	bool authority; /* "//" followed the scheme */
+	struct span host; /* may be empty for non-http(s) schemes */
 	bool has_port;
 	struct span port;
 	struct span path; /* up to '?' or '#' */
@@ -274,8 +274,8 @@ static const char *url_split(const char *s, size_t len, bool pattern,
 			return "control character or space";
 		if (c == '\\')
 			return "backslash";
-		if (c == '%' && (i + 2 >= len || !is_hex(s[i + 1]) ||
-				 !is_hex(s[i + 2])))
+		if (c == '%' &&
+		    (i + 2 >= len || !is_hex(s[i + 1]) || !is_hex(s[i + 2])))
 			return "malformed %-escape";
 	}
 
@@ -290,8 +290,8 @@ static const char *url_split(const char *s, size_t len, bool pattern,
 		char c = s[i];
 
 		if (!(is_alpha(c) || (pattern && c == '*') ||
-		      (i > 0 && (is_digit(c) || c == '+' || c == '-' ||
-				 c == '.'))))
+		      (i > 0 &&
+		       (is_digit(c) || c == '+' || c == '-' || c == '.'))))
 			break;
 	}
 	if (i > 0 && i < end && s[i] == ':') {
@@ -366,7 +366,7 @@ static int entry_init(struct redirect_entry *e, const char *s, size_t len,
 	memset(e, 0, sizeof(*e));
 	if (len > REDIRECT_ENTRY_MAX) {
 		snprintf(errstr, errstr_size, "%s: longer than %d bytes", label,
-			REDIRECT_ENTRY_MAX);
+			 REDIRECT_ENTRY_MAX);
 		goto out;
 	}
 	/* Room for the slash and stars that extend the path to sub-paths. */
@@ -387,7 +387,7 @@ static int entry_init(struct redirect_entry *e, const char *s, size_t len,
 		why = "no \"//\" after the scheme (a host without a scheme?)";
 	if (why) {
 		snprintf(errstr, errstr_size, "%s \"%.*s\": %s", label,
-			(int)(len > 100 ? 100 : len), s, why);
+			 (int)(len > 100 ? 100 : len), s, why);
 		goto out;
 	}
 
@@ -462,7 +462,8 @@ int redirect_list_init(struct redirect_list *rl, const char *client_url,
 
 	rl->entries = calloc(cap, sizeof(*rl->entries));
 	if (!rl->entries) {
-		snprintf(errstr, errstr_size, "redirect allow list: out of memory");
+		snprintf(errstr, errstr_size,
+			 "redirect allow list: out of memory");
 		goto out;
 	}
 
@@ -511,7 +512,7 @@ int redirect_list_init_entries(struct redirect_list *rl,
 		rl->entries = calloc(count, sizeof(*rl->entries));
 		if (!rl->entries) {
 			snprintf(errstr, errstr_size,
-				"redirect allow list: out of memory");
+				 "redirect allow list: out of memory");
 			goto out;
 		}
 	}

@@ -112,14 +112,14 @@ int signup_policy_init(struct signup_policy *p, const struct cfg *cfg,
 
 	if (!*p->default_role || !utf8_chars(p->default_role, &chars)) {
 		snprintf(errstr, errstr_size,
-			"AUTH_USER_DEFAULT_ROLE must be a non-empty UTF-8 "
-			"role name");
+			 "AUTH_USER_DEFAULT_ROLE must be a non-empty UTF-8 "
+			 "role name");
 		goto out;
 	}
 	/* auth.users.locale is varchar(3); Nhost's schema asks 2 or 3. */
 	if (!utf8_chars(p->locale_default, &chars) || chars < 2 || chars > 3) {
 		snprintf(errstr, errstr_size,
-			"AUTH_LOCALE_DEFAULT must be 2 or 3 characters");
+			 "AUTH_LOCALE_DEFAULT must be 2 or 3 characters");
 		goto out;
 	}
 	if (!utf8_chars(p->client_url, &chars)) {
@@ -130,15 +130,15 @@ int signup_policy_init(struct signup_policy *p, const struct cfg *cfg,
 	for (item = cfg_list(cfg, CFG_AUTH_USER_DEFAULT_ALLOWED_ROLES);
 	     item && *item; item++) {
 		if (!utf8_chars(*item, &chars)) {
-			snprintf(errstr, errstr_size,
+			snprintf(
+				errstr, errstr_size,
 				"AUTH_USER_DEFAULT_ALLOWED_ROLES is not UTF-8");
 			goto out;
 		}
 		if (strv_add(&p->allowed_roles, &p->allowed_roles_len, *item))
 			goto oom;
 	}
-	if (strv_add(&p->allowed_roles, &p->allowed_roles_len,
-		     p->default_role))
+	if (strv_add(&p->allowed_roles, &p->allowed_roles_len, p->default_role))
 		goto oom;
 
 	for (item = cfg_list(cfg, CFG_AUTH_LOCALE_ALLOWED_LOCALES);
@@ -229,8 +229,8 @@ static const char *parse_reason(const json_error_t *jerr)
 
 /* One property of Nhost's request schema. */
 struct field {
-	const char *name;  /* as in the body */
-	const char *path;  /* as in messages */
+	const char *name; /* as in the body */
+	const char *path; /* as in messages */
 	json_type type;
 	const char *expect; /* message text: "must be ..." */
 };
@@ -259,7 +259,8 @@ static bool only_known(json_t *obj, const struct field *fields, size_t n)
 	json_t *value;
 	size_t i;
 
-	json_object_foreach(obj, key, value) {
+	json_object_foreach(obj, key, value)
+	{
 		for (i = 0; i < n; i++)
 			if (strcmp(key, fields[i].name) == 0)
 				break;
@@ -286,9 +287,10 @@ static const struct field *mistyped(json_t *obj, const struct field *fields,
 		if (json_typeof(value) != fields[i].type)
 			return &fields[i];
 		if (fields[i].type == JSON_ARRAY)
-			json_array_foreach(value, j, item)
-				if (!json_is_string(item))
-					return &fields[i];
+			json_array_foreach(
+				value, j,
+				item) if (!json_is_string(item)) return &fields
+				[i];
 	}
 	return NULL;
 }
@@ -315,8 +317,8 @@ static int check_schema(const struct signup_policy *p, json_t *root,
 	if (!bad && options)
 		bad = mistyped(options, option_fields, N(option_fields));
 	if (bad)
-		return fail(p, error, API_ERR_INVALID_REQUEST,
-			    "%s must be %s", bad->path, bad->expect);
+		return fail(p, error, API_ERR_INVALID_REQUEST, "%s must be %s",
+			    bad->path, bad->expect);
 	return 0;
 }
 
@@ -387,7 +389,8 @@ static void dump_json(struct jsonbuf *jb, json_t *v)
 	switch (json_typeof(v)) {
 	case JSON_OBJECT:
 		jsonbuf_raw(jb, "{");
-		json_object_foreach(v, key, item) {
+		json_object_foreach(v, key, item)
+		{
 			if (!first)
 				jsonbuf_raw(jb, ",");
 			first = false;
@@ -399,7 +402,8 @@ static void dump_json(struct jsonbuf *jb, json_t *v)
 		break;
 	case JSON_ARRAY:
 		jsonbuf_raw(jb, "[");
-		json_array_foreach(v, i, item) {
+		json_array_foreach(v, i, item)
+		{
 			if (i)
 				jsonbuf_raw(jb, ",");
 			dump_json(jb, item);
@@ -471,11 +475,11 @@ static json_t *roles_array(const struct signup_policy *p, json_t *given)
 				goto fail;
 		return roles;
 	}
-	json_array_foreach(given, i, item) {
+	json_array_foreach(given, i, item)
+	{
 		dup = false;
-		json_array_foreach(roles, j, seen)
-			if (json_equal(seen, item))
-				dup = true;
+		json_array_foreach(roles, j, seen) if (json_equal(seen, item))
+			dup = true;
 		if (!dup && json_array_append(roles, item))
 			goto fail;
 	}
@@ -491,9 +495,8 @@ static bool array_has(json_t *roles, const char *role)
 	json_t *item;
 	size_t i;
 
-	json_array_foreach(roles, i, item)
-		if (strcmp(json_string_value(item), role) == 0)
-			return true;
+	json_array_foreach(roles, i, item) if (strcmp(json_string_value(item),
+						      role) == 0) return true;
 	return false;
 }
 
@@ -529,8 +532,8 @@ static json_t *accepted_record(const char *const fields[][2], size_t n,
 	return rec;
 }
 
-int signup_validate(const struct signup_policy *p, const char *body,
-		    size_t len, json_t **out, struct signup_error *error)
+int signup_validate(const struct signup_policy *p, const char *body, size_t len,
+		    json_t **out, struct signup_error *error)
 {
 	json_t *root = NULL, *roles = NULL, *options, *phone_v, *value;
 	json_t *given_roles, *metadata;
@@ -646,7 +649,8 @@ int signup_validate(const struct signup_policy *p, const char *body,
 
 	/* Row 12: every requested role must be a default allowed role. */
 	given_roles = json_object_get(options, "allowedRoles");
-	json_array_foreach(given_roles, i, value) {
+	json_array_foreach(given_roles, i, value)
+	{
 		if (!strv_has(p->allowed_roles, json_string_value(value))) {
 			fail(p, error, API_ERR_ROLE_NOT_ALLOWED, NULL);
 			goto out;
@@ -658,8 +662,8 @@ int signup_validate(const struct signup_policy *p, const char *body,
 	value = json_object_get(options, "defaultRole");
 	if (value)
 		default_role = json_string_value(value);
-	if (given_roles ? !array_has(given_roles, default_role)
-			: !strv_has(p->allowed_roles, default_role)) {
+	if (given_roles ? !array_has(given_roles, default_role) :
+			  !strv_has(p->allowed_roles, default_role)) {
 		fail(p, error, API_ERR_DEFAULT_ROLE_MUST_BE_IN_ALLOWED_ROLES,
 		     NULL);
 		goto out;

@@ -24,16 +24,16 @@ struct signup_policy {
 	 * without duplicates, in configuration order; NULL-terminated. */
 	char **allowed_roles;
 	size_t allowed_roles_len;
-	char *default_role;    /* AUTH_USER_DEFAULT_ROLE */
-	char *locale_default;  /* AUTH_LOCALE_DEFAULT */
+	char *default_role; /* AUTH_USER_DEFAULT_ROLE */
+	char *locale_default; /* AUTH_LOCALE_DEFAULT */
 	/* AUTH_LOCALE_ALLOWED_LOCALES plus the default locale when missing;
 	 * NULL-terminated. */
 	char **allowed_locales;
 	size_t allowed_locales_len;
-	bool conceal_errors;     /* AUTH_CONCEAL_ERRORS */
+	bool conceal_errors; /* AUTH_CONCEAL_ERRORS */
 	/* OTPFLOW_SMS_ALLOWED_COUNTRY_PREFIXES as written; "" allows any. */
 	char *country_prefixes;
-	char *client_url;        /* AUTH_CLIENT_URL, the default redirectTo */
+	char *client_url; /* AUTH_CLIENT_URL, the default redirectTo */
 	struct redirect_list redirects; /* AUTH_CLIENT_URL + allowed URLs */
 };
 
@@ -82,7 +82,7 @@ struct signup_error {
  * Reads p only, so it is safe to call from many threads at once. p, out and
  * error must not be NULL.
  */
-int signup_validate(const struct signup_policy *p, const char *body,
-		    size_t len, json_t **out, struct signup_error *error);
+int signup_validate(const struct signup_policy *p, const char *body, size_t len,
+		    json_t **out, struct signup_error *error);
 
 #endif

@@ -17,7 +17,7 @@ enum rule_kind { RULE_CODE, RULE_STATUS, RULE_STATUS_CLASS, RULE_TRANSPORT };
 
 struct rule {
 	enum rule_kind kind;
-	long num;      /* status, class digit (5 for 5xx) or transport */
+	long num; /* status, class digit (5 for 5xx) or transport */
 	char code[32]; /* RULE_CODE */
 	enum sms_class cls;
 };
@@ -30,27 +30,22 @@ struct classifier {
 };
 
 static const char *const builtin[] = {
-	"2xx=success",
-	"1xx=transient", "3xx=permanent", "4xx=permanent", "5xx=transient",
-	"401=config", "403=config", "408=transient", "425=transient",
-	"429=transient",
-	"timeout=transient", "connect=transient", "other=transient",
-	"tls=config",
-	"code:21211=permanent", "code:21610=permanent",
-	"code:21614=permanent", "code:21408=permanent",
-	"code:21612=permanent", "code:21617=permanent",
-	"code:21602=permanent",
-	"code:20003=config", "code:20404=config", "code:21606=config",
-	"code:21659=config",
-	"code:20429=transient", "code:30001=transient",
-	"code:20500=transient", "code:20503=transient",
-	NULL
+	"2xx=success",		"1xx=transient",	"3xx=permanent",
+	"4xx=permanent",	"5xx=transient",	"401=config",
+	"403=config",		"408=transient",	"425=transient",
+	"429=transient",	"timeout=transient",	"connect=transient",
+	"other=transient",	"tls=config",		"code:21211=permanent",
+	"code:21610=permanent", "code:21614=permanent", "code:21408=permanent",
+	"code:21612=permanent", "code:21617=permanent", "code:21602=permanent",
+	"code:20003=config",	"code:20404=config",	"code:21606=config",
+	"code:21659=config",	"code:20429=transient", "code:30001=transient",
+	"code:20500=transient", "code:20503=transient", NULL
 };
 
-static const char *const class_names[] = { "success", "transient",
-					   "permanent", "config" };
-static const char *const transport_names[] = { "", "timeout", "connect",
-					       "tls", "other" };
+static const char *const class_names[] = { "success", "transient", "permanent",
+					   "config" };
+static const char *const transport_names[] = { "", "timeout", "connect", "tls",
+					       "other" };
 
 const char *sms_class_name(enum sms_class cls)
 {
@@ -114,11 +109,13 @@ struct classifier *classifier_new(char *const *overrides, char *errstr,
 	/* Overrides first: the first matching rule of a kind wins. */
 	for (char *const *o = overrides; o && *o; o++) {
 		if (c->n == RULES_MAX || parse_rule(*o, &c->v[c->n]) < 0) {
-			snprintf(errstr, errstr_size,
-				 "OTPFLOW_SMS_CLASSIFY: bad item '%s' (want "
-				 "KEY=CLASS, KEY 429, 5xx, code:21211, timeout, "
-				 "connect, tls or other; CLASS success, "
-				 "transient, permanent or config)", *o);
+			snprintf(
+				errstr, errstr_size,
+				"OTPFLOW_SMS_CLASSIFY: bad item '%s' (want "
+				"KEY=CLASS, KEY 429, 5xx, code:21211, timeout, "
+				"connect, tls or other; CLASS success, "
+				"transient, permanent or config)",
+				*o);
 			free(c);
 			return NULL;
 		}
@@ -152,8 +149,7 @@ static int find(const struct classifier *c, enum rule_kind kind, long num,
 	return 0;
 }
 
-enum sms_class classify(const struct classifier *c,
-			const struct sms_outcome *o)
+enum sms_class classify(const struct classifier *c, const struct sms_outcome *o)
 {
 	enum sms_class cls = SMS_TRANSIENT;
 

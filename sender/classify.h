@@ -15,17 +15,17 @@ enum sms_class { SMS_SUCCESS, SMS_TRANSIENT, SMS_PERMANENT, SMS_CONFIG };
 
 /* Transport failures (no HTTP answer). */
 enum sms_transport {
-	SMS_TRANSPORT_NONE,    /* an HTTP answer arrived */
+	SMS_TRANSPORT_NONE, /* an HTTP answer arrived */
 	SMS_TRANSPORT_TIMEOUT, /* connect or total timeout */
 	SMS_TRANSPORT_CONNECT, /* refused, reset, DNS, closed early */
-	SMS_TRANSPORT_TLS,     /* certificate verification failed */
+	SMS_TRANSPORT_TLS, /* certificate verification failed */
 	SMS_TRANSPORT_OTHER,
 };
 
 struct sms_outcome {
 	enum sms_transport transport;
-	long http_status;        /* 0 without an answer */
-	char provider_code[32];  /* "" when the provider gave none */
+	long http_status; /* 0 without an answer */
+	char provider_code[32]; /* "" when the provider gave none */
 };
 
 struct classifier;

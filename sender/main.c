@@ -54,7 +54,8 @@ int main(int argc, char **argv)
 		addr = ADMIN_DEFAULT;
 	admin = admin_start(addr, sender_ready, s, errstr, sizeof(errstr));
 	if (!admin) {
-		LOG(LOG_ERROR, "cannot start the admin server", "error", errstr);
+		LOG(LOG_ERROR, "cannot start the admin server", "error",
+		    errstr);
 		goto out;
 	}
 	LOG(LOG_INFO, "admin listening", "address", addr);

@@ -16,7 +16,7 @@
 
 struct provider {
 	enum provider_kind kind;
-	char *url;       /* request URL (twilio: with the account) */
+	char *url; /* request URL (twilio: with the account) */
 	char *user, *password;
 	char *twilio_sender;
 	bool twilio_service; /* sender is a Messaging Service SID */
@@ -31,7 +31,6 @@ static char *dup_or_empty(const char *s)
 {
 	return strdup(s ? s : "");
 }
-
 
 void provider_free(struct provider *p)
 {
@@ -88,9 +87,10 @@ struct provider *provider_new(const struct cfg *cfg, char *errstr,
 			p->dev_out = fopen(out, "a");
 			p->dev_close = true;
 			if (!p->dev_out) {
-				snprintf(errstr, errstr_size,
-					 "OTPFLOW_SMS_DEV_OUTPUT: cannot open %s",
-					 out);
+				snprintf(
+					errstr, errstr_size,
+					"OTPFLOW_SMS_DEV_OUTPUT: cannot open %s",
+					out);
 				goto fail;
 			}
 		}
@@ -98,7 +98,8 @@ struct provider *provider_new(const struct cfg *cfg, char *errstr,
 		const char *sid = cfg_str(cfg, CFG_AUTH_SMS_TWILIO_ACCOUNT_SID);
 		const char *from =
 			cfg_str(cfg, CFG_AUTH_SMS_TWILIO_MESSAGING_SERVICE_ID);
-		const char *base = cfg_str(cfg, CFG_OTPFLOW_SMS_TWILIO_BASE_URL);
+		const char *base =
+			cfg_str(cfg, CFG_OTPFLOW_SMS_TWILIO_BASE_URL);
 		size_t n;
 
 		p->kind = PROVIDER_TWILIO;
@@ -128,7 +129,7 @@ struct provider *provider_new(const struct cfg *cfg, char *errstr,
 				 "%s%s2010-04-01/Accounts/%s/Messages.json",
 				 base,
 				 base[0] && base[strlen(base) - 1] == '/' ? "" :
-									  "/",
+									    "/",
 				 sid);
 		p->user = strdup(sid);
 		p->password = dup_or_empty(
@@ -136,7 +137,8 @@ struct provider *provider_new(const struct cfg *cfg, char *errstr,
 		p->twilio_sender = strdup(from);
 		p->twilio_service = strncmp(from, "MG", 2) == 0;
 	} else if (strcmp(name, "modica") == 0) {
-		const char *base = cfg_str(cfg, CFG_OTPFLOW_SMS_MODICA_BASE_URL);
+		const char *base =
+			cfg_str(cfg, CFG_OTPFLOW_SMS_MODICA_BASE_URL);
 		size_t n = strlen(base) + 64;
 
 		p->kind = PROVIDER_MODICA;
@@ -151,40 +153,47 @@ struct provider *provider_new(const struct cfg *cfg, char *errstr,
 		p->url = malloc(n);
 		if (p->url)
 			snprintf(p->url, n, "%s%srest/sms/v2/messages", base,
-				 base[0] && base[strlen(base) - 1] == '/' ? "" :
-									  "/");
+				 base[0] && base[strlen(base) - 1] == '/' ?
+					 "" :
+					 "/");
 		p->user = strdup(cfg_str(cfg, CFG_AUTH_SMS_MODICA_USERNAME));
-		p->password = strdup(cfg_str(cfg, CFG_AUTH_SMS_MODICA_PASSWORD));
+		p->password =
+			strdup(cfg_str(cfg, CFG_AUTH_SMS_MODICA_PASSWORD));
 	} else if (strcmp(name, "webhook") == 0) {
 		char *const *h = cfg_list(cfg, CFG_OTPFLOW_SMS_WEBHOOK_HEADERS);
 
 		p->kind = PROVIDER_WEBHOOK;
-		need(cfg, CFG_OTPFLOW_SMS_WEBHOOK_URL, "OTPFLOW_SMS_WEBHOOK_URL",
-		     "by the webhook provider", errstr, errstr_size, &bad);
+		need(cfg, CFG_OTPFLOW_SMS_WEBHOOK_URL,
+		     "OTPFLOW_SMS_WEBHOOK_URL", "by the webhook provider",
+		     errstr, errstr_size, &bad);
 		if (bad)
 			goto fail;
 		p->url = strdup(cfg_str(cfg, CFG_OTPFLOW_SMS_WEBHOOK_URL));
 		p->webhook_ctype = dup_or_empty(
 			cfg_str(cfg, CFG_OTPFLOW_SMS_WEBHOOK_CONTENT_TYPE));
-		p->webhook_body =
-			dup_or_empty(cfg_str(cfg, CFG_OTPFLOW_SMS_WEBHOOK_BODY));
+		p->webhook_body = dup_or_empty(
+			cfg_str(cfg, CFG_OTPFLOW_SMS_WEBHOOK_BODY));
 		while (h[p->webhook_nheaders])
 			p->webhook_nheaders++;
 		p->webhook_headers =
 			calloc(p->webhook_nheaders + 1, sizeof(char *));
-		for (size_t i = 0; p->webhook_headers &&
-				   i < p->webhook_nheaders; i++) {
+		for (size_t i = 0;
+		     p->webhook_headers && i < p->webhook_nheaders; i++) {
 			if (!strchr(h[i], ':')) {
-				snprintf(errstr, errstr_size,
-					 "OTPFLOW_SMS_WEBHOOK_HEADERS: item %zu "
-					 "is not \"Name: value\"", i + 1);
+				snprintf(
+					errstr, errstr_size,
+					"OTPFLOW_SMS_WEBHOOK_HEADERS: item %zu "
+					"is not \"Name: value\"",
+					i + 1);
 				goto fail;
 			}
 			p->webhook_headers[i] = strdup(h[i]);
 		}
 	} else {
-		snprintf(errstr, errstr_size, "OTPFLOW_SMS_PROVIDER: '%s' is not "
-			 "one of twilio, modica, webhook, dev", name);
+		snprintf(errstr, errstr_size,
+			 "OTPFLOW_SMS_PROVIDER: '%s' is not "
+			 "one of twilio, modica, webhook, dev",
+			 name);
 		goto fail;
 	}
 	if (p->kind != PROVIDER_DEV && !p->url) {
@@ -334,15 +343,18 @@ static int build_payload(const struct provider *p, const char *to,
 		    provider_escape_json(body, b, sizeof(b)) < 0)
 			return -1;
 		n = snprintf(req->payload, cap,
-			     "{\"destination\":\"%s\",\"content\":\"%s\"}", a, b);
+			     "{\"destination\":\"%s\",\"content\":\"%s\"}", a,
+			     b);
 		sodium_memzero(b, sizeof(b));
 		break;
 	case PROVIDER_WEBHOOK: {
 		template_escape_fn esc =
-			strncasecmp(p->webhook_ctype, "application/json", 16) == 0 ?
+			strncasecmp(p->webhook_ctype, "application/json", 16) ==
+					0 ?
 				provider_escape_json :
 			strncasecmp(p->webhook_ctype,
-				    "application/x-www-form-urlencoded", 33) == 0 ?
+				    "application/x-www-form-urlencoded",
+				    33) == 0 ?
 				provider_escape_form :
 				NULL;
 		n = template_subst(p->webhook_body, names, values, 2, esc,
@@ -358,10 +370,9 @@ static int build_payload(const struct provider *p, const char *to,
 	return 0;
 }
 
-int provider_request(const struct provider *p, const char *to,
-		     const char *body, long connect_timeout_ms,
-		     long timeout_ms, struct provider_req *req, char *errstr,
-		     size_t errstr_size)
+int provider_request(const struct provider *p, const char *to, const char *body,
+		     long connect_timeout_ms, long timeout_ms,
+		     struct provider_req *req, char *errstr, size_t errstr_size)
 {
 	CURL *e;
 

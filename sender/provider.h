@@ -22,8 +22,12 @@
 #define PROVIDER_ERROR_SIZE 256
 #define PROVIDER_BODY_MAX 16384 /* cap of a provider answer kept */
 
-enum provider_kind { PROVIDER_DEV, PROVIDER_TWILIO, PROVIDER_MODICA,
-		     PROVIDER_WEBHOOK };
+enum provider_kind {
+	PROVIDER_DEV,
+	PROVIDER_TWILIO,
+	PROVIDER_MODICA,
+	PROVIDER_WEBHOOK
+};
 
 struct provider;
 
@@ -33,7 +37,7 @@ struct provider_req {
 	struct curl_slist *headers;
 	char *payload; /* request body: holds the code, wiped on cleanup */
 	size_t payload_len;
-	char *resp;    /* answer body, capped at PROVIDER_BODY_MAX */
+	char *resp; /* answer body, capped at PROVIDER_BODY_MAX */
 	size_t resp_len;
 	char retry_after[64];
 	char curl_err[CURL_ERROR_SIZE];
@@ -57,9 +61,9 @@ const char *provider_name(const struct provider *p);
  * req->easy is then ready for curl_multi_add_handle and carries req as
  * CURLOPT_PRIVATE. connect/total timeouts in ms.
  */
-int provider_request(const struct provider *p, const char *to,
-		     const char *body, long connect_timeout_ms,
-		     long timeout_ms, struct provider_req *req, char *errstr,
+int provider_request(const struct provider *p, const char *to, const char *body,
+		     long connect_timeout_ms, long timeout_ms,
+		     struct provider_req *req, char *errstr,
 		     size_t errstr_size);
 
 /*

@@ -7,8 +7,8 @@
 
 #define DAY_MS (24LL * 3600 * 1000)
 
-int64_t retry_backoff_ms(const struct retry_policy *p, int attempts,
-			 double rnd, int64_t retry_after_ms)
+int64_t retry_backoff_ms(const struct retry_policy *p, int attempts, double rnd,
+			 int64_t retry_after_ms)
 {
 	int64_t base = p->initial_ms;
 	int64_t delay;
@@ -103,9 +103,8 @@ size_t retry_hdr_bigint(int64_t v, unsigned char out[8])
 
 	retry_hdr_int64(v, full);
 	/* Minimal two's complement: drop redundant sign bytes. */
-	while (skip < 7 &&
-	       ((full[skip] == 0x00 && !(full[skip + 1] & 0x80)) ||
-		(full[skip] == 0xff && (full[skip + 1] & 0x80))))
+	while (skip < 7 && ((full[skip] == 0x00 && !(full[skip + 1] & 0x80)) ||
+			    (full[skip] == 0xff && (full[skip + 1] & 0x80))))
 		skip++;
 	memcpy(out, full + skip, 8 - skip);
 	return 8 - skip;

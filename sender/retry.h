@@ -15,9 +15,9 @@
 #include <stdint.h>
 
 struct retry_policy {
-	int max_attempts;       /* provider attempts in all, >= 1 */
-	int64_t initial_ms;     /* delay after the first failed attempt */
-	int64_t max_ms;         /* cap of the exponential part */
+	int max_attempts; /* provider attempts in all, >= 1 */
+	int64_t initial_ms; /* delay after the first failed attempt */
+	int64_t max_ms; /* cap of the exponential part */
 	int64_t expiry_margin_ms;
 };
 
@@ -29,8 +29,8 @@ enum retry_verdict { RETRY_AGAIN, RETRY_EXHAUSTED, RETRY_EXPIRED };
  * [0,1)), then at least retry_after_ms (the provider's Retry-After, 0 if
  * none; it may exceed max).
  */
-int64_t retry_backoff_ms(const struct retry_policy *p, int attempts,
-			 double rnd, int64_t retry_after_ms);
+int64_t retry_backoff_ms(const struct retry_policy *p, int attempts, double rnd,
+			 int64_t retry_after_ms);
 
 /*
  * What happens after a transient failure at now_ms, `attempts` attempts

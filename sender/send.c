@@ -59,19 +59,25 @@
 #define HDR_FIRST "otpflow-first-attempt-at"
 #define HDR_RECEIVED "received-at"
 
-enum dlt_reason { DLT_PERMANENT, DLT_EXPIRED, DLT_EXHAUSTED, DLT_CONFIG,
-		  DLT_UNDECODABLE, DLT__COUNT };
-static const char *const dlt_names[] = { "PERMANENT", "EXPIRED",
+enum dlt_reason {
+	DLT_PERMANENT,
+	DLT_EXPIRED,
+	DLT_EXHAUSTED,
+	DLT_CONFIG,
+	DLT_UNDECODABLE,
+	DLT__COUNT
+};
+static const char *const dlt_names[] = { "PERMANENT",	      "EXPIRED",
 					 "RETRIES_EXHAUSTED", "CONFIG",
-					 "UNDECODABLE", NULL };
+					 "UNDECODABLE",	      NULL };
 
 enum out_kind { OUT_NONE, OUT_SENT, OUT_RETRY, OUT_DLT };
 enum { M_SENT, M_RETRIED, M_DEAD, M_DUPLICATE };
 static const char *const outcome_labels[] = { "sent", "retried",
 					      "dead_lettered", "duplicate",
 					      NULL };
-static const char *const class_labels[] = { "success", "transient",
-					    "permanent", "config", NULL };
+static const char *const class_labels[] = { "success", "transient", "permanent",
+					    "config", NULL };
 
 struct ptrack;
 
@@ -87,7 +93,7 @@ struct ptrack {
 	char *topic;
 	int32_t partition;
 	struct pentry *head, *tail;
-	int refs;     /* entries alive */
+	int refs; /* entries alive */
 	bool revoked; /* detached: never store its offsets */
 };
 
@@ -137,8 +143,8 @@ struct job {
 };
 
 struct phq {
-	struct phq *hnext;  /* hash bucket chain */
-	struct phq *rnext;  /* ready list */
+	struct phq *hnext; /* hash bucket chain */
+	struct phq *rnext; /* ready list */
 	struct job *head, *tail;
 	bool busy, ready;
 	char phone[64];
@@ -170,17 +176,17 @@ struct sender {
 	size_t heap_len, heap_cap;
 	struct job *reproduce;
 	struct job *sent_head, **sent_tail; /* answered 2xx, not recorded */
-	struct job **batch;                  /* claim batch, max_in_flight */
-	struct ptrack *tracks;  /* assigned partitions */
+	struct job **batch; /* claim batch, max_in_flight */
+	struct ptrack *tracks; /* assigned partitions */
 	struct ptrack *revoked; /* revoked, kept until their last job ends */
-	struct job *jobs;       /* every live job (freed at exit) */
+	struct job *jobs; /* every live job (freed at exit) */
 	bool consume_paused; /* partitions paused (backpressure/config/drain) */
 	bool draining;
 	bool closing; /* sender_free: delivery reports change nothing */
 	int64_t next_probe;
 	atomic_bool paused_config, db_ok, fatal;
-	struct metric *m_outcomes, *m_dead, *m_class, *m_in_flight,
-		*m_pending, *m_paused, *m_latency, *m_end_to_end;
+	struct metric *m_outcomes, *m_dead, *m_class, *m_in_flight, *m_pending,
+		*m_paused, *m_latency, *m_end_to_end;
 };
 
 /* --- small helpers ------------------------------------------------------ */
@@ -221,9 +227,9 @@ static void job_log(enum log_level lvl, const struct job *j, const char *ev,
 	snprintf(off, sizeof(off), "%lld", (long long)j->offset);
 	snprintf(att, sizeof(att), "%d", j->attempts);
 	masked(j->phone, ph);
-#define JOB_CTX                                                                \
-	"topic", j->pe ? j->pe->pt->topic : "", "partition", part, "offset",   \
-		off, "otp_id", j->otp_id, "request_id", j->request_id,         \
+#define JOB_CTX                                                              \
+	"topic", j->pe ? j->pe->pt->topic : "", "partition", part, "offset", \
+		off, "otp_id", j->otp_id, "request_id", j->request_id,       \
 		"phone", ph, "attempts", att
 	if (k2)
 		log_event(lvl, ev, JOB_CTX, k1, v1, k2, v2, (const char *)NULL);
@@ -278,13 +284,13 @@ static void track_maybe_free(struct sender *s, struct ptrack *pt)
 	track_free(pt);
 }
 
-static void track_detach(struct sender *s, const char *topic,
-			 int32_t partition)
+static void track_detach(struct sender *s, const char *topic, int32_t partition)
 {
 	for (struct ptrack **pp = &s->tracks; *pp; pp = &(*pp)->next) {
 		struct ptrack *pt = *pp;
 
-		if (pt->partition == partition && strcmp(pt->topic, topic) == 0) {
+		if (pt->partition == partition &&
+		    strcmp(pt->topic, topic) == 0) {
 			*pp = pt->next;
 			pt->revoked = true;
 			pt->next = s->revoked;
@@ -575,8 +581,8 @@ static bool db_usable(struct sender *s, int64_t now)
 	if (!s->pg) {
 		s->db_retry_at = now + DB_RETRY_MS;
 		if (atomic_exchange(&s->db_ok, false))
-			LOG(LOG_WARN, "postgres unreachable: not ready", "error",
-			    errstr);
+			LOG(LOG_WARN, "postgres unreachable: not ready",
+			    "error", errstr);
 		return false;
 	}
 	if (!atomic_exchange(&s->db_ok, true))
@@ -794,7 +800,8 @@ done:
 		for (struct job *j = list; j; j = j->bnext)
 			job_log(LOG_ERROR, j,
 				"SMS sent but not recorded: a redelivery may "
-				"send it again", NULL, NULL, NULL, NULL);
+				"send it again",
+				NULL, NULL, NULL, NULL);
 }
 
 static void db_mark_dead(struct sender *s, struct job *j)
@@ -824,7 +831,8 @@ static void set_consume_paused(struct sender *s, bool paused)
 
 	if (s->consume_paused == paused)
 		return;
-	if (rd_kafka_assignment(s->consumer, &l) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+	if (rd_kafka_assignment(s->consumer, &l) ==
+		    RD_KAFKA_RESP_ERR_NO_ERROR &&
 	    l) {
 		if (paused)
 			rd_kafka_pause_partitions(s->consumer, l);
@@ -867,18 +875,20 @@ static void produce(struct sender *s, struct job *j)
 	rd_kafka_resp_err_t err;
 	rd_kafka_headers_t *h = rd_kafka_headers_copy(j->out_hdrs);
 
-	err = rd_kafka_producev(
-		s->producer, RD_KAFKA_V_TOPIC(j->out_topic),
-		RD_KAFKA_V_KEY(j->phone, strlen(j->phone)),
-		RD_KAFKA_V_VALUE(j->out_value, j->out_len),
-		RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-		RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(j), RD_KAFKA_V_END);
+	err = rd_kafka_producev(s->producer, RD_KAFKA_V_TOPIC(j->out_topic),
+				RD_KAFKA_V_KEY(j->phone, strlen(j->phone)),
+				RD_KAFKA_V_VALUE(j->out_value, j->out_len),
+				RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+				RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(j),
+				RD_KAFKA_V_END);
 	if (err) {
 		rd_kafka_headers_destroy(h);
 		if (kafka_classify(s->producer, err) == KAFKA_FATAL)
 			atomic_store(&s->fatal, true);
-		j->produce_due = now_ms() + (err == RD_KAFKA_RESP_ERR__QUEUE_FULL ?
-						     50 : PRODUCE_RETRY_MS);
+		j->produce_due =
+			now_ms() + (err == RD_KAFKA_RESP_ERR__QUEUE_FULL ?
+					    50 :
+					    PRODUCE_RETRY_MS);
 		j->rnext = s->reproduce;
 		s->reproduce = j;
 	}
@@ -954,8 +964,8 @@ static void emit_dlt(struct sender *s, struct job *j, enum dlt_reason reason,
 		"original_partition", (int)j->partition, "original_offset",
 		(json_int_t)j->offset, "raw_value", json_null());
 	if (obj && !otp) {
-		size_t n = sodium_base64_ENCODED_LEN(j->raw_len,
-						     sodium_base64_VARIANT_ORIGINAL);
+		size_t n = sodium_base64_ENCODED_LEN(
+			j->raw_len, sodium_base64_VARIANT_ORIGINAL);
 		char *b64 = malloc(n);
 
 		if (b64) {
@@ -994,14 +1004,12 @@ static void emit_sent(struct sender *s, struct job *j, const char *msgid,
 	if (j->received_at)
 		metrics_observe(s->m_end_to_end,
 				(double)(sent_at - j->received_at) / 1000.0);
-	obj = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:I}",
-				"otp_id", j->otp_id, "request_id",
-				j->rec_request_id,
-				"user_id", j->user_id, "provider",
-				provider_name(s->prov), "provider_message_id",
-				msgid, "attempts", j->attempts, "sent_at",
-				(json_int_t)sent_at, "accepted_latency_ms",
-				(json_int_t)(sent_at - since));
+	obj = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:I}", "otp_id",
+			j->otp_id, "request_id", j->rec_request_id, "user_id",
+			j->user_id, "provider", provider_name(s->prov),
+			"provider_message_id", msgid, "attempts", j->attempts,
+			"sent_at", (json_int_t)sent_at, "accepted_latency_ms",
+			(json_int_t)(sent_at - since));
 
 	if (!obj) {
 		atomic_store(&s->fatal, true);
@@ -1236,7 +1244,8 @@ static void after_send(struct sender *s, struct job *j,
 
 			snprintf(m, sizeof(m),
 				 "next attempt would be after expiry; last "
-				 "error: %.400s", j->error);
+				 "error: %.400s",
+				 j->error);
 			emit_dlt(s, j, DLT_EXPIRED, m);
 		} else {
 			char d[24];
@@ -1334,8 +1343,9 @@ static void dispatch(struct sender *s)
 		if (paused) {
 			if (now < s->next_probe || n)
 				break;
-			s->next_probe = now +
-					cfg_ms(s->cfg, CFG_OTPFLOW_SMS_PAUSE_PROBE);
+			s->next_probe =
+				now +
+				cfg_ms(s->cfg, CFG_OTPFLOW_SMS_PAUSE_PROBE);
 		}
 		q = ready_pop(s);
 		j = q->head;
@@ -1439,8 +1449,8 @@ static int copy_field(json_t *obj, const char *key, char *out, size_t size)
 /* Fills the job from a decoded OtpIssued; -1 with a reason if unusable. */
 static int job_from_otp(struct job *j, char *why, size_t why_size)
 {
-	const char *b64 = json_string_value(json_object_get(j->otp,
-							    "otp_sealed"));
+	const char *b64 =
+		json_string_value(json_object_get(j->otp, "otp_sealed"));
 	char norm[PHONE_MAX];
 	size_t bin_len = 0;
 
@@ -1450,13 +1460,15 @@ static int job_from_otp(struct job *j, char *why, size_t why_size)
 	    !ids_uuid_valid(j->user_id) ||
 	    copy_field(j->otp, "phone_number", j->phone, sizeof(j->phone)) ||
 	    copy_field(j->otp, "locale", j->locale, sizeof(j->locale))) {
-		snprintf(why, why_size, "OtpIssued with a missing or invalid "
+		snprintf(why, why_size,
+			 "OtpIssued with a missing or invalid "
 			 "otp_id, user_id, phone_number or locale");
 		return -1;
 	}
 	if (!phone_normalise(j->phone, strlen(j->phone), norm, sizeof(norm)) ||
 	    strcmp(norm, j->phone) != 0) {
-		snprintf(why, why_size, "OtpIssued phone_number is not a "
+		snprintf(why, why_size,
+			 "OtpIssued phone_number is not a "
 			 "normalised E.164 number");
 		return -1;
 	}
@@ -1465,7 +1477,8 @@ static int job_from_otp(struct job *j, char *why, size_t why_size)
 			      NULL, &bin_len, NULL,
 			      sodium_base64_VARIANT_ORIGINAL) != 0 ||
 	    bin_len != sizeof(j->sealed)) {
-		snprintf(why, why_size, "OtpIssued otp_sealed is not a sealed "
+		snprintf(why, why_size,
+			 "OtpIssued otp_sealed is not a sealed "
 			 "6-digit code");
 		return -1;
 	}
@@ -1534,7 +1547,8 @@ static void on_record(struct sender *s, rd_kafka_message_t *m)
 		json_decref(j->otp);
 		j->otp = NULL;
 		if (!j->request_id[0])
-			snprintf(j->request_id, sizeof(j->request_id), "%s", "");
+			snprintf(j->request_id, sizeof(j->request_id), "%s",
+				 "");
 		emit_dlt(s, j, DLT_UNDECODABLE, why);
 		return;
 	}
@@ -1566,7 +1580,8 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			 * offset are somebody else's now */
 			track_detach(s, parts->elems[i].topic,
 				     parts->elems[i].partition);
-			snprintf(pn, sizeof(pn), "%d", parts->elems[i].partition);
+			snprintf(pn, sizeof(pn), "%d",
+				 parts->elems[i].partition);
 			LOG(LOG_INFO, "partition assigned", "topic",
 			    parts->elems[i].topic, "partition", pn);
 		}
@@ -1583,7 +1598,8 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
 			track_detach(s, parts->elems[i].topic,
 				     parts->elems[i].partition);
-			snprintf(pn, sizeof(pn), "%d", parts->elems[i].partition);
+			snprintf(pn, sizeof(pn), "%d",
+				 parts->elems[i].partition);
 			LOG(LOG_INFO, "partition revoked", "topic",
 			    parts->elems[i].topic, "partition", pn);
 		}
@@ -1600,11 +1616,15 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 static rd_kafka_t *consumer_new(struct sender *s, char *errstr,
 				size_t errstr_size)
 {
-	const char *overrides[] = { "group.id", GROUP,
-				    "enable.auto.offset.store", "false",
-				    "auto.offset.reset", "earliest", NULL };
-	rd_kafka_conf_t *conf = kafka_conf_new(s->cfg, overrides, errstr,
-					       errstr_size);
+	const char *overrides[] = { "group.id",
+				    GROUP,
+				    "enable.auto.offset.store",
+				    "false",
+				    "auto.offset.reset",
+				    "earliest",
+				    NULL };
+	rd_kafka_conf_t *conf =
+		kafka_conf_new(s->cfg, overrides, errstr, errstr_size);
 	rd_kafka_t *rk;
 
 	if (!conf)
@@ -1623,19 +1643,18 @@ static rd_kafka_t *consumer_new(struct sender *s, char *errstr,
 static void register_metrics(struct sender *s)
 {
 	static const double lat[] = { 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-				      1, 2.5, 5, 10, 30 };
+				      1,    2.5,   5,	 10,  30 };
 
-	s->m_outcomes = metrics_counter(
-		"otpflow_sender_records_total",
-		"Consumed OtpIssued records by final outcome.", "outcome",
-		outcome_labels);
+	s->m_outcomes =
+		metrics_counter("otpflow_sender_records_total",
+				"Consumed OtpIssued records by final outcome.",
+				"outcome", outcome_labels);
 	s->m_dead = metrics_counter("otpflow_sender_dead_letters_total",
 				    "Dead letters by reason.", "reason",
 				    dlt_names);
-	s->m_class = metrics_counter(
-		"otpflow_sender_provider_attempts_total",
-		"Provider attempts by classified outcome.", "class",
-		class_labels);
+	s->m_class = metrics_counter("otpflow_sender_provider_attempts_total",
+				     "Provider attempts by classified outcome.",
+				     "class", class_labels);
 	s->m_in_flight = metrics_gauge("otpflow_sender_in_flight",
 				       "Provider requests in flight.");
 	s->m_pending = metrics_gauge(
@@ -1684,7 +1703,8 @@ struct sender *sender_new(const struct cfg *cfg, struct events *ev,
 	s->pol.initial_ms = cfg_ms(cfg, CFG_OTPFLOW_SMS_BACKOFF_INITIAL);
 	s->pol.max_ms = cfg_ms(cfg, CFG_OTPFLOW_SMS_BACKOFF_MAX);
 	s->pol.expiry_margin_ms = cfg_ms(cfg, CFG_OTPFLOW_SMS_EXPIRY_MARGIN);
-	s->connect_timeout_ms = (long)cfg_ms(cfg, CFG_OTPFLOW_SMS_CONNECT_TIMEOUT);
+	s->connect_timeout_ms =
+		(long)cfg_ms(cfg, CFG_OTPFLOW_SMS_CONNECT_TIMEOUT);
 	s->timeout_ms = (long)cfg_ms(cfg, CFG_OTPFLOW_SMS_TIMEOUT);
 	s->max_in_flight = (int)cfg_int(cfg, CFG_OTPFLOW_SMS_MAX_IN_FLIGHT);
 	s->max_pending = (int)cfg_int(cfg, CFG_OTPFLOW_SMS_MAX_PENDING);
@@ -1692,10 +1712,11 @@ struct sender *sender_new(const struct cfg *cfg, struct events *ev,
 	    s->pol.max_ms < s->pol.initial_ms || s->max_in_flight < 1 ||
 	    s->max_pending < s->max_in_flight || s->timeout_ms < 1 ||
 	    s->connect_timeout_ms < 1) {
-		snprintf(errstr, errstr_size,
-			 "OTPFLOW_SMS_MAX_ATTEMPTS, _MAX_IN_FLIGHT, _TIMEOUT and "
-			 "_CONNECT_TIMEOUT must be >= 1, _BACKOFF_MAX >= "
-			 "_BACKOFF_INITIAL > 0, _MAX_PENDING >= _MAX_IN_FLIGHT");
+		snprintf(
+			errstr, errstr_size,
+			"OTPFLOW_SMS_MAX_ATTEMPTS, _MAX_IN_FLIGHT, _TIMEOUT and "
+			"_CONNECT_TIMEOUT must be >= 1, _BACKOFF_MAX >= "
+			"_BACKOFF_INITIAL > 0, _MAX_PENDING >= _MAX_IN_FLIGHT");
 		goto fail;
 	}
 	s->batch = calloc((size_t)s->max_in_flight, sizeof(*s->batch));
@@ -1703,9 +1724,11 @@ struct sender *sender_new(const struct cfg *cfg, struct events *ev,
 		snprintf(errstr, errstr_size, "out of memory");
 		goto fail;
 	}
-	if (seal_keys_secret(&s->keys, cfg_str(cfg, CFG_OTPFLOW_SEAL_SECRET_KEY),
-			     why, sizeof(why)) < 0) {
-		snprintf(errstr, errstr_size, "OTPFLOW_SEAL_SECRET_KEY: %s", why);
+	if (seal_keys_secret(&s->keys,
+			     cfg_str(cfg, CFG_OTPFLOW_SEAL_SECRET_KEY), why,
+			     sizeof(why)) < 0) {
+		snprintf(errstr, errstr_size, "OTPFLOW_SEAL_SECRET_KEY: %s",
+			 why);
 		goto fail;
 	}
 	{
@@ -1724,8 +1747,8 @@ struct sender *sender_new(const struct cfg *cfg, struct events *ev,
 	}
 	if (!tdir || !*tdir)
 		tdir = paths_data(cfg, "templates", dir, sizeof(dir));
-	s->tpl = templates_load(tdir, cfg_str(cfg, CFG_AUTH_LOCALE_DEFAULT), why,
-				sizeof(why));
+	s->tpl = templates_load(tdir, cfg_str(cfg, CFG_AUTH_LOCALE_DEFAULT),
+				why, sizeof(why));
 	if (!s->tpl) {
 		snprintf(errstr, errstr_size, "%s", why);
 		goto fail;
@@ -1830,7 +1853,8 @@ static int turn(struct sender *s, int wait_ms)
 {
 	int64_t now = now_ms();
 	int running, consumed = 0;
-	struct curl_waitfd wfd = { .fd = s->wake[0], .events = CURL_WAIT_POLLIN };
+	struct curl_waitfd wfd = { .fd = s->wake[0],
+				   .events = CURL_WAIT_POLLIN };
 
 	for (; consumed < CONSUME_BATCH; consumed++) {
 		rd_kafka_message_t *m = rd_kafka_consumer_poll(s->consumer, 0);
@@ -1951,7 +1975,8 @@ bool sender_ready(void *arg, char *why, size_t why_size)
 		return false;
 	}
 	if (atomic_load(&s->paused_config)) {
-		snprintf(why, why_size, "paused: the SMS provider rejects our "
+		snprintf(why, why_size,
+			 "paused: the SMS provider rejects our "
 			 "credentials or configuration");
 		return false;
 	}

@@ -48,8 +48,10 @@ static char *read_small(const char *path, char *errstr, size_t errstr_size)
 		goto fail;
 	len = fread(buf, 1, TEMPLATE_MAX_BYTES + 1, f);
 	if (ferror(f) || len > TEMPLATE_MAX_BYTES) {
-		snprintf(errstr, errstr_size, "%s: unreadable or larger than %d "
-			 "bytes", path, TEMPLATE_MAX_BYTES);
+		snprintf(errstr, errstr_size,
+			 "%s: unreadable or larger than %d "
+			 "bytes",
+			 path, TEMPLATE_MAX_BYTES);
 		goto fail;
 	}
 	buf[len] = '\0';
@@ -100,8 +102,8 @@ struct templates *templates_load(const char *dir, const char *default_locale,
 		goto oom;
 	d = opendir(dir);
 	if (!d) {
-		snprintf(errstr, errstr_size, "templates folder %s: cannot open",
-			 dir);
+		snprintf(errstr, errstr_size,
+			 "templates folder %s: cannot open", dir);
 		goto fail;
 	}
 	while ((de = readdir(d)) != NULL) {
@@ -119,15 +121,16 @@ struct templates *templates_load(const char *dir, const char *default_locale,
 			continue; /* a folder without the template */
 		}
 		if (!strstr(text, "${code}")) {
-			snprintf(errstr, errstr_size, "%s: no ${code} placeholder",
-				 path);
+			snprintf(errstr, errstr_size,
+				 "%s: no ${code} placeholder", path);
 			free(text);
 			goto fail;
 		}
 		if (t->n == TEMPLATE_MAX_LOCALES) {
 			free(text);
-			snprintf(errstr, errstr_size, "%s: more than %d locales",
-				 dir, TEMPLATE_MAX_LOCALES);
+			snprintf(errstr, errstr_size,
+				 "%s: more than %d locales", dir,
+				 TEMPLATE_MAX_LOCALES);
 			goto fail;
 		}
 		snprintf(t->v[t->n].locale, sizeof(t->v[t->n].locale), "%s",
@@ -140,9 +143,10 @@ struct templates *templates_load(const char *dir, const char *default_locale,
 		t->n++;
 	}
 	if (!found_def) {
-		snprintf(errstr, errstr_size, "no template %s/%s/%s for the "
-			 "default locale (AUTH_LOCALE_DEFAULT=%s)", dir,
-			 default_locale, TEMPLATE_FILE, default_locale);
+		snprintf(errstr, errstr_size,
+			 "no template %s/%s/%s for the "
+			 "default locale (AUTH_LOCALE_DEFAULT=%s)",
+			 dir, default_locale, TEMPLATE_FILE, default_locale);
 		goto fail;
 	}
 	closedir(d);
@@ -172,14 +176,16 @@ int template_subst(const char *tpl, const char *const *names,
 		if (p[0] == '$' && p[1] == '{' && (end = strchr(p + 2, '}'))) {
 			for (i = 0; i < n; i++)
 				if (strlen(names[i]) == (size_t)(end - p - 2) &&
-				    strncmp(p + 2, names[i], strlen(names[i])) == 0)
+				    strncmp(p + 2, names[i],
+					    strlen(names[i])) == 0)
 					break;
 		}
 		if (i < n) {
 			int w;
 
 			if (escape) {
-				w = escape(values[i], out + len, out_size - len);
+				w = escape(values[i], out + len,
+					   out_size - len);
 				if (w < 0)
 					goto full;
 			} else {

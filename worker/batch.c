@@ -7,9 +7,9 @@
 const char *batch_outcome_name(enum outcome o)
 {
 	static const char *const names[] = {
-		[OUTCOME_NONE] = "none",	 [OUTCOME_SKIP] = "skip",
-		[OUTCOME_CREATED] = "created",	 [OUTCOME_EXISTING] = "existing",
-		[OUTCOME_DROPPED] = "dropped",	 [OUTCOME_REISSUED] = "reissued",
+		[OUTCOME_NONE] = "none",       [OUTCOME_SKIP] = "skip",
+		[OUTCOME_CREATED] = "created", [OUTCOME_EXISTING] = "existing",
+		[OUTCOME_DROPPED] = "dropped", [OUTCOME_REISSUED] = "reissued",
 	};
 	return names[o];
 }

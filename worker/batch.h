@@ -14,31 +14,31 @@
 #include "ids.h"
 
 enum outcome {
-	OUTCOME_NONE,     /* not decided yet */
-	OUTCOME_SKIP,     /* already processed (redelivery): no effect */
-	OUTCOME_CREATED,  /* new user, new code */
+	OUTCOME_NONE, /* not decided yet */
+	OUTCOME_SKIP, /* already processed (redelivery): no effect */
+	OUTCOME_CREATED, /* new user, new code */
 	OUTCOME_EXISTING, /* phone already registered: no effect */
-	OUTCOME_DROPPED,  /* REISSUE refused (verified, disabled, cooldown) */
+	OUTCOME_DROPPED, /* REISSUE refused (verified, disabled, cooldown) */
 	OUTCOME_REISSUED, /* REISSUE: the user got a fresh code */
 };
 
 const char *batch_outcome_name(enum outcome o);
 
 struct batch_item {
-	json_t *rec;            /* owned: the decoded SignupRequested */
+	json_t *rec; /* owned: the decoded SignupRequested */
 	const char *request_id; /* borrowed from rec */
-	const char *phone;      /* borrowed from rec */
+	const char *phone; /* borrowed from rec */
 	bool reissue;
 	char traceparent[IDS_TRACEPARENT_SIZE]; /* for the OtpIssued record */
 	char received_at[24]; /* the request's received_at, decimal ms */
-	bool needs_code;        /* a candidate for a new code */
+	bool needs_code; /* a candidate for a new code */
 	char user_id[IDS_UUID_SIZE];
 	char otp_id[IDS_UUID_SIZE];
-	struct hash_job job;    /* the code and its bcrypt hash */
-	void *value;            /* owned: framed OtpIssued, when one is due */
+	struct hash_job job; /* the code and its bcrypt hash */
+	void *value; /* owned: framed OtpIssued, when one is due */
 	size_t value_len;
 	enum outcome outcome;
-	bool delivered;         /* OtpIssued confirmed on the topic */
+	bool delivered; /* OtpIssued confirmed on the topic */
 };
 
 /* Frees what an item owns and wipes its code. */

@@ -13,9 +13,9 @@
 #include "otp.h"
 
 struct hash_job {
-	char code[OTP_CODE_SIZE];  /* input */
-	char hash[OTP_HASH_SIZE];  /* output */
-	bool ok;                   /* output */
+	char code[OTP_CODE_SIZE]; /* input */
+	char hash[OTP_HASH_SIZE]; /* output */
+	bool ok; /* output */
 };
 
 struct hashpool;

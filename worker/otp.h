@@ -9,8 +9,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define OTP_CODE_SIZE 7   /* 6 digits + NUL */
-#define OTP_HASH_SIZE 64  /* a $2a$ hash is 60 characters */
+#define OTP_CODE_SIZE 7 /* 6 digits + NUL */
+#define OTP_HASH_SIZE 64 /* a $2a$ hash is 60 characters */
 
 /* Writes a uniformly random 6-digit code; false only if getrandom fails. */
 bool otp_generate(char code[OTP_CODE_SIZE]);

@@ -20,14 +20,13 @@ static enum pg_class run(PGconn *conn, const char *sql, int nparams,
 			 const char *const *params, PGresult **res_out,
 			 char *errstr, size_t errstr_size)
 {
-	PGresult *res = PQexecParams(conn, sql, nparams, NULL, params, NULL,
-				     NULL, 0);
+	PGresult *res =
+		PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
 	enum pg_class cls = pg_classify(conn, res);
 
 	if (cls != PG_OK) {
-		const char *state = res ? PQresultErrorField(res,
-							     PG_DIAG_SQLSTATE) :
-					  NULL;
+		const char *state =
+			res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 		snprintf(errstr, errstr_size, "%s", PQerrorMessage(conn));
 		errstr[strcspn(errstr, "\n")] = '\0';
 		/* A concurrent worker recorded the same request first: the
@@ -111,15 +110,16 @@ static enum pg_class mark_processed(PGconn *conn, struct batch_item *items,
 		  1, params, &res, errstr, errstr_size);
 	for (int r = 0; cls == PG_OK && r < PQntuples(res); r++)
 		for (size_t i = 0; i < n; i++)
-			if (strcmp(items[i].request_id, PQgetvalue(res, r, 0)) == 0)
+			if (strcmp(items[i].request_id,
+				   PQgetvalue(res, r, 0)) == 0)
 				items[i].outcome = OUTCOME_SKIP;
 	PQclear(res);
 	pg_array_free(&ids);
 	return cls;
 }
 
-enum pg_class store_prefilter(PGconn *conn, struct batch_item *items,
-			      size_t n, char *errstr, size_t errstr_size)
+enum pg_class store_prefilter(PGconn *conn, struct batch_item *items, size_t n,
+			      char *errstr, size_t errstr_size)
 {
 	struct pg_array phones;
 	PGresult *res = NULL;
@@ -139,7 +139,8 @@ enum pg_class store_prefilter(PGconn *conn, struct batch_item *items,
 		  1, params, &res, errstr, errstr_size);
 	for (int r = 0; cls == PG_OK && r < PQntuples(res); r++)
 		for (size_t i = 0; i < n; i++)
-			if (items[i].outcome == OUTCOME_NONE && !items[i].reissue &&
+			if (items[i].outcome == OUTCOME_NONE &&
+			    !items[i].reissue &&
 			    strcmp(items[i].phone, PQgetvalue(res, r, 0)) == 0)
 				items[i].outcome = OUTCOME_EXISTING;
 	PQclear(res);
@@ -162,8 +163,8 @@ static enum pg_class reissue(PGconn *conn, struct batch_item *it,
 			     size_t errstr_size)
 {
 	char expires[40], cooldown[32], maxh[32], issued[40];
-	const char *params[6] = { it->phone, it->job.hash, expires, cooldown,
-				  maxh, issued };
+	const char *params[6] = { it->phone, it->job.hash, expires,
+				  cooldown,  maxh,	   issued };
 	PGresult *res = NULL;
 	enum pg_class cls;
 
@@ -192,7 +193,7 @@ static enum pg_class reissue(PGconn *conn, struct batch_item *it,
 		snprintf(it->user_id, sizeof(it->user_id), "%s",
 			 PQgetvalue(res, 0, 0));
 		it->outcome = c->encode(c->encode_arg, it) ? OUTCOME_DROPPED :
-							    OUTCOME_REISSUED;
+							     OUTCOME_REISSUED;
 	} else {
 		it->outcome = OUTCOME_DROPPED;
 	}
@@ -259,10 +260,11 @@ static enum pg_class create_users(PGconn *conn, const struct commit_ctx *c,
 
 		if (it->outcome != OUTCOME_NONE || it->reissue)
 			continue;
-		json_array_foreach (roles, k, role) {
+		json_array_foreach(roles, k, role)
+		{
 			size_t len = strlen(roles_csv);
-			snprintf(roles_csv + len, sizeof(roles_csv) - len, "%s%s",
-				 k ? "," : "", json_string_value(role));
+			snprintf(roles_csv + len, sizeof(roles_csv) - len,
+				 "%s%s", k ? "," : "", json_string_value(role));
 		}
 		headers = headers_json(it);
 		pg_array_add(&a[0], it->request_id);
@@ -361,23 +363,24 @@ static enum pg_class record_rest(PGconn *conn, const struct commit_ctx *c,
 	params[8] = issued;
 	params[9] = expires;
 	params[10] = c->st->topic;
-	cls = run(conn,
-		  "WITH c AS ("
-		  "  SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[],"
-		  "    $4::uuid[], $5::bytea[], $6::jsonb[])"
-		  "  AS c(request_id, user_id, phone, otp_id, value, headers)"
-		  "), i AS ("
-		  "  INSERT INTO otpflow.otp_issuance (otp_id, user_id,"
-		  "    phone_number, request_id, issued_at, expires_at)"
-		  "  SELECT otp_id, user_id, phone, request_id, $9::timestamptz,"
-		  "    $10::timestamptz FROM c"
-		  "), o AS ("
-		  "  INSERT INTO otpflow.outbox (topic, key, value, headers, otp_id)"
-		  "  SELECT $11, phone, value, headers, otp_id FROM c"
-		  ")"
-		  "INSERT INTO otpflow.processed_requests (request_id, outcome)"
-		  "  SELECT * FROM unnest($7::uuid[], $8::text[])",
-		  11, params, NULL, errstr, errstr_size);
+	cls = run(
+		conn,
+		"WITH c AS ("
+		"  SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[],"
+		"    $4::uuid[], $5::bytea[], $6::jsonb[])"
+		"  AS c(request_id, user_id, phone, otp_id, value, headers)"
+		"), i AS ("
+		"  INSERT INTO otpflow.otp_issuance (otp_id, user_id,"
+		"    phone_number, request_id, issued_at, expires_at)"
+		"  SELECT otp_id, user_id, phone, request_id, $9::timestamptz,"
+		"    $10::timestamptz FROM c"
+		"), o AS ("
+		"  INSERT INTO otpflow.outbox (topic, key, value, headers, otp_id)"
+		"  SELECT $11, phone, value, headers, otp_id FROM c"
+		")"
+		"INSERT INTO otpflow.processed_requests (request_id, outcome)"
+		"  SELECT * FROM unnest($7::uuid[], $8::text[])",
+		11, params, NULL, errstr, errstr_size);
 out:
 	arrays_free(a, 8);
 	return cls;
@@ -396,9 +399,10 @@ static enum pg_class commit_body(PGconn *conn, void *arg, char *errstr,
 	for (size_t i = 0; cls == PG_OK && i < c->n; i++) {
 		struct batch_item *it = &c->items[i];
 		if (it->reissue && it->outcome == OUTCOME_NONE)
-			cls = it->job.ok ? reissue(conn, it, c, errstr,
-						   errstr_size) :
-					   (it->outcome = OUTCOME_DROPPED, PG_OK);
+			cls = it->job.ok ?
+				      reissue(conn, it, c, errstr,
+					      errstr_size) :
+				      (it->outcome = OUTCOME_DROPPED, PG_OK);
 	}
 	if (cls == PG_OK)
 		cls = create_users(conn, c, errstr, errstr_size);
@@ -437,10 +441,11 @@ enum pg_class store_record_dropped(PGconn *conn, const struct batch_item *it,
 {
 	const char *params[1] = { it->request_id };
 
-	return run(conn,
-		   "INSERT INTO otpflow.processed_requests (request_id, outcome) "
-		   "VALUES ($1::uuid, 'dropped') ON CONFLICT DO NOTHING",
-		   1, params, NULL, errstr, errstr_size);
+	return run(
+		conn,
+		"INSERT INTO otpflow.processed_requests (request_id, outcome) "
+		"VALUES ($1::uuid, 'dropped') ON CONFLICT DO NOTHING",
+		1, params, NULL, errstr, errstr_size);
 }
 
 enum pg_class store_outbox_delete(PGconn *conn, const struct batch_item *items,
@@ -456,9 +461,10 @@ enum pg_class store_outbox_delete(PGconn *conn, const struct batch_item *items,
 			pg_array_add(&ids, items[i].otp_id);
 	params[0] = pg_array_text(&ids);
 	if (ids.n > 0)
-		cls = run(conn,
-			  "DELETE FROM otpflow.outbox WHERE otp_id = ANY($1::uuid[])",
-			  1, params, NULL, errstr, errstr_size);
+		cls = run(
+			conn,
+			"DELETE FROM otpflow.outbox WHERE otp_id = ANY($1::uuid[])",
+			1, params, NULL, errstr, errstr_size);
 	pg_array_free(&ids);
 	return cls;
 }
@@ -509,10 +515,10 @@ enum pg_class store_outbox_load(PGconn *conn, struct batch_item *items,
 		}
 		memcpy(it->value, PQgetvalue(res, r, 1), len);
 		it->value_len = len;
-		it->phone = json_string_value(json_object_get(it->rec,
-							      "phone_number"));
-		it->request_id = json_string_value(json_object_get(it->rec,
-								   "request_id"));
+		it->phone = json_string_value(
+			json_object_get(it->rec, "phone_number"));
+		it->request_id = json_string_value(
+			json_object_get(it->rec, "request_id"));
 		snprintf(it->otp_id, sizeof(it->otp_id), "%s",
 			 PQgetvalue(res, r, 2));
 		snprintf(it->traceparent, sizeof(it->traceparent), "%s",

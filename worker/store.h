@@ -14,10 +14,10 @@
 #include "pg.h"
 
 struct store_settings {
-	const char *topic;      /* where the outbox rows go (sms-otp) */
-	bool disabled;          /* AUTH_DISABLE_NEW_USERS */
+	const char *topic; /* where the outbox rows go (sms-otp) */
+	bool disabled; /* AUTH_DISABLE_NEW_USERS */
 	const char *avatar_url; /* '' or the Gravatar URL */
-	long long cooldown_ms;  /* OTPFLOW_OTP_COOLDOWN (REISSUE) */
+	long long cooldown_ms; /* OTPFLOW_OTP_COOLDOWN (REISSUE) */
 	long long max_per_hour; /* OTPFLOW_OTP_MAX_PER_HOUR (REISSUE) */
 	long long issued_at_ms; /* of this batch's codes */
 	long long expires_at_ms;
@@ -34,8 +34,8 @@ typedef int (*store_encode_fn)(void *arg, struct batch_item *it);
  * OUTCOME_SKIP, SIGNUP items whose phone is registered OUTCOME_EXISTING,
  * so no code is hashed for them. The transaction re-checks both.
  */
-enum pg_class store_prefilter(PGconn *conn, struct batch_item *items,
-			      size_t n, char *errstr, size_t errstr_size);
+enum pg_class store_prefilter(PGconn *conn, struct batch_item *items, size_t n,
+			      char *errstr, size_t errstr_size);
 
 /*
  * The batch transaction (retried on serialization failures, deadlocks and

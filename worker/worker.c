@@ -53,20 +53,19 @@
 /* md5("") — Nhost hashes the e-mail, which an SMS sign-up does not have. */
 #define GRAVATAR_EMPTY_MD5 "d41d8cd98f00b204e9800998ecf8427e"
 
-static const char *const outcome_labels[] = { "created", "existing",
-					      "skip",	 "dropped",
+static const char *const outcome_labels[] = { "created",  "existing",
+					      "skip",	  "dropped",
 					      "reissued", "undecodable",
 					      NULL };
-static const double seconds_buckets[] = { 0.005, 0.01, 0.025, 0.05, 0.1,
-					  0.25,	 0.5,  1,     2.5,  5,
-					  10,	 30 };
+static const double seconds_buckets[] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+					  0.5,	 1,    2.5,   5,    10,	 30 };
 
 static struct {
 	struct metric *requests; /* by outcome */
 	struct metric *batches;
-	struct metric *batch;    /* a whole batch, decode to offsets */
-	struct metric *commit;   /* the transaction */
-	struct metric *failed;   /* requests that could not be stored */
+	struct metric *batch; /* a whole batch, decode to offsets */
+	struct metric *commit; /* the transaction */
+	struct metric *failed; /* requests that could not be stored */
 } stats;
 
 struct worker {
@@ -245,8 +244,8 @@ static bool decode(struct worker *w, const rd_kafka_message_t *rkm,
 			it->reissue = strcmp(json_string_value(json_object_get(
 						     it->rec, "kind")),
 					     "REISSUE") == 0;
-			if (rd_kafka_message_headers(rkm,
-						     (rd_kafka_headers_t **)&hdrs) ==
+			if (rd_kafka_message_headers(
+				    rkm, (rd_kafka_headers_t **)&hdrs) ==
 				    RD_KAFKA_RESP_ERR_NO_ERROR &&
 			    rd_kafka_header_get_last(hdrs, "traceparent", &tp,
 						     &tp_len) ==
@@ -261,7 +260,8 @@ static bool decode(struct worker *w, const rd_kafka_message_t *rkm,
 					 it->rec, "received_at")));
 			return true;
 		}
-		snprintf(errstr, sizeof(errstr), "invalid request_id or fields");
+		snprintf(errstr, sizeof(errstr),
+			 "invalid request_id or fields");
 	} else if (rkm->err) {
 		snprintf(errstr, sizeof(errstr), "%s",
 			 rd_kafka_err2str(rkm->err));
@@ -322,11 +322,11 @@ static bool publish(struct worker *w, struct batch_item *items, size_t n)
 				RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
 				RD_KAFKA_V_HEADER("request-id", it->request_id,
 						  -1),
-				RD_KAFKA_V_HEADER("traceparent", it->traceparent,
-						  -1),
+				RD_KAFKA_V_HEADER("traceparent",
+						  it->traceparent, -1),
 				/* For the end-to-end latency the sender reports. */
-				RD_KAFKA_V_HEADER("received-at", it->received_at,
-						  -1),
+				RD_KAFKA_V_HEADER("received-at",
+						  it->received_at, -1),
 				RD_KAFKA_V_OPAQUE(it), RD_KAFKA_V_END);
 			if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
 				rd_kafka_poll(w->producer, 100);
@@ -334,8 +334,8 @@ static bool publish(struct worker *w, struct batch_item *items, size_t n)
 				continue;
 			}
 			if (err)
-				LOG(LOG_ERROR, "cannot queue OtpIssued", "error",
-				    rd_kafka_err2name(err));
+				LOG(LOG_ERROR, "cannot queue OtpIssued",
+				    "error", rd_kafka_err2name(err));
 			pending++;
 		}
 		if (pending == 0)
@@ -431,7 +431,8 @@ static void dedup_batch(struct batch_item *items, size_t n)
 		for (size_t j = 0; j < i; j++) {
 			if (!items[j].rec)
 				continue;
-			if (strcmp(items[i].request_id, items[j].request_id) == 0) {
+			if (strcmp(items[i].request_id, items[j].request_id) ==
+			    0) {
 				items[i].outcome = OUTCOME_SKIP;
 				break;
 			}
@@ -493,8 +494,8 @@ static bool commit(struct batch *b, struct batch_item *items, size_t n)
 	char errstr[512];
 	enum pg_class cls;
 
-	while ((cls = store_commit(w->pg, items, n, &b->settings, encode_otp,
-				   b, errstr, sizeof(errstr))) != PG_OK) {
+	while ((cls = store_commit(w->pg, items, n, &b->settings, encode_otp, b,
+				   errstr, sizeof(errstr))) != PG_OK) {
 		if (cls == PG_FAILED && n > 1)
 			break;
 		if (cls == PG_FAILED) {
@@ -502,10 +503,11 @@ static bool commit(struct batch *b, struct batch_item *items, size_t n)
 			    "request_id", items[0].request_id, "error", errstr);
 			items[0].outcome = OUTCOME_DROPPED;
 			metrics_inc(stats.failed, 0, 1);
-			while ((cls = store_record_dropped(w->pg, &items[0], errstr,
-							   sizeof(errstr))) !=
-			       PG_OK)
-				if (!pg_failed(w, cls, "record dropped", errstr))
+			while ((cls = store_record_dropped(
+					w->pg, &items[0], errstr,
+					sizeof(errstr))) != PG_OK)
+				if (!pg_failed(w, cls, "record dropped",
+					       errstr))
 					return false;
 			return true;
 		}
@@ -523,17 +525,17 @@ static bool commit(struct batch *b, struct batch_item *items, size_t n)
 }
 
 /* Stores offset+1 of the last record of each partition in the batch. */
-static void store_offsets(struct worker *w, rd_kafka_message_t **msgs,
-			  size_t n)
+static void store_offsets(struct worker *w, rd_kafka_message_t **msgs, size_t n)
 {
 	rd_kafka_topic_partition_list_t *list =
 		rd_kafka_topic_partition_list_new((int)n);
 	rd_kafka_resp_err_t err;
 
 	for (size_t i = 0; i < n; i++) {
-		rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_find(
-			list, rd_kafka_topic_name(msgs[i]->rkt),
-			msgs[i]->partition);
+		rd_kafka_topic_partition_t *tp =
+			rd_kafka_topic_partition_list_find(
+				list, rd_kafka_topic_name(msgs[i]->rkt),
+				msgs[i]->partition);
 		if (!tp)
 			tp = rd_kafka_topic_partition_list_add(
 				list, rd_kafka_topic_name(msgs[i]->rkt),
@@ -543,8 +545,8 @@ static void store_offsets(struct worker *w, rd_kafka_message_t **msgs,
 	}
 	err = rd_kafka_offsets_store(w->consumer, list);
 	if (err)
-		LOG(LOG_WARN, "offsets not stored (partition revoked?)", "error",
-		    rd_kafka_err2name(err));
+		LOG(LOG_WARN, "offsets not stored (partition revoked?)",
+		    "error", rd_kafka_err2name(err));
 	rd_kafka_topic_partition_list_destroy(list);
 }
 
@@ -609,8 +611,8 @@ static struct batch *batch_prepare(struct worker *w, rd_kafka_message_t **msgs,
 			goto fail;
 	b->settings = w->settings;
 	b->settings.issued_at_ms = now_ms();
-	b->settings.expires_at_ms = b->settings.issued_at_ms +
-				    cfg_ms(w->cfg, CFG_OTPFLOW_OTP_TTL);
+	b->settings.expires_at_ms =
+		b->settings.issued_at_ms + cfg_ms(w->cfg, CFG_OTPFLOW_OTP_TTL);
 	if (!start_codes(b)) {
 		LOG(LOG_ERROR, "cannot make codes");
 		goto fail;
@@ -655,8 +657,8 @@ static bool batch_finish(struct batch *b)
 	store_offsets(w, b->msgs, b->n);
 	for (size_t i = 0; i < b->m; i++) {
 		static const size_t label[] = {
-			[OUTCOME_CREATED] = 0, [OUTCOME_EXISTING] = 1,
-			[OUTCOME_SKIP] = 2,    [OUTCOME_DROPPED] = 3,
+			[OUTCOME_CREATED] = 0,	[OUTCOME_EXISTING] = 1,
+			[OUTCOME_SKIP] = 2,	[OUTCOME_DROPPED] = 3,
 			[OUTCOME_REISSUED] = 4,
 		};
 		if (b->items[i].outcome != OUTCOME_NONE)
@@ -710,10 +712,10 @@ struct worker *worker_new(const struct cfg *cfg, struct events *ev,
 	}
 	w->cfg = cfg;
 	w->ev = ev;
-	stats.requests = metrics_counter(
-		"otpflow_worker_requests_total",
-		"signup-requests records handled, by outcome.", "outcome",
-		outcome_labels);
+	stats.requests =
+		metrics_counter("otpflow_worker_requests_total",
+				"signup-requests records handled, by outcome.",
+				"outcome", outcome_labels);
 	stats.batches = metrics_counter("otpflow_worker_batches_total",
 					"Batches committed.", NULL, NULL);
 	stats.failed = metrics_counter(
@@ -731,7 +733,8 @@ struct worker *worker_new(const struct cfg *cfg, struct events *ev,
 		"Time of a batch's Postgres transaction.", seconds_buckets,
 		sizeof(seconds_buckets) / sizeof(*seconds_buckets));
 	w->batch_size = (size_t)cfg_int(cfg, CFG_OTPFLOW_WORKER_BATCH_SIZE);
-	w->batch_timeout_ms = (int)cfg_ms(cfg, CFG_OTPFLOW_WORKER_BATCH_TIMEOUT);
+	w->batch_timeout_ms =
+		(int)cfg_ms(cfg, CFG_OTPFLOW_WORKER_BATCH_TIMEOUT);
 	w->crash_point = getenv("OTPFLOW_TEST_CRASH_POINT");
 	if (cfg_bool(cfg, CFG_AUTH_GRAVATAR_ENABLED))
 		snprintf(w->avatar_url, sizeof(w->avatar_url),
@@ -786,12 +789,11 @@ struct worker *worker_new(const struct cfg *cfg, struct events *ev,
 		goto fail;
 	}
 	return w;
-fail_key:
-	{
-		char why[300];
-		snprintf(why, sizeof(why), "OTPFLOW_SEAL_PUBLIC_KEY: %s", errstr);
-		snprintf(errstr, errstr_size, "%s", why);
-	}
+fail_key : {
+	char why[300];
+	snprintf(why, sizeof(why), "OTPFLOW_SEAL_PUBLIC_KEY: %s", errstr);
+	snprintf(errstr, errstr_size, "%s", why);
+}
 fail:
 	worker_free(w);
 	return NULL;
@@ -892,7 +894,8 @@ bool worker_ready(void *arg, char *why, size_t why_size)
 	bool pg = atomic_load(&w->pg_ok), kafka = atomic_load(&w->kafka_ok);
 
 	if (!pg || !kafka)
-		snprintf(why, why_size, "%s%s%s", pg ? "" : "postgres unavailable",
+		snprintf(why, why_size, "%s%s%s",
+			 pg ? "" : "postgres unavailable",
 			 !pg && !kafka ? ", " : "",
 			 kafka ? "" : "kafka not confirming");
 	return pg && kafka;

@@ -47,8 +47,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (signup_validate(&policy, (const char *)data, size, &rec, &error))
 		return 0;
-	json_object_set_new(rec, "request_id",
-			    json_string("1b4e28ba-2fa1-41d2-883f-0016d3cca427"));
+	json_object_set_new(
+		rec, "request_id",
+		json_string("1b4e28ba-2fa1-41d2-883f-0016d3cca427"));
 	json_object_set_new(rec, "received_at", json_integer(1));
 	json_object_set_new(rec, "client_ip", json_null());
 	/* An accepted body must always encode, and decode to the same. */

@@ -22,27 +22,28 @@ static int check_count;
 		}                                                              \
 	} while (0)
 
-#define CHECK_STR(got, want)                                                   \
-	do {                                                                   \
-		const char *g_ = (got), *w_ = (want);                          \
-		check_count++;                                                 \
-		if (!g_ || !w_ || strcmp(g_, w_) != 0) {                       \
-			check_failures++;                                      \
-			fprintf(stderr, "%s:%d: %s: got \"%s\", want \"%s\"\n",  \
-				__FILE__, __LINE__, #got, g_ ? g_ : "(null)",  \
-				w_ ? w_ : "(null)");                           \
-		}                                                              \
+#define CHECK_STR(got, want)                                                  \
+	do {                                                                  \
+		const char *g_ = (got), *w_ = (want);                         \
+		check_count++;                                                \
+		if (!g_ || !w_ || strcmp(g_, w_) != 0) {                      \
+			check_failures++;                                     \
+			fprintf(stderr,                                       \
+				"%s:%d: %s: got \"%s\", want \"%s\"\n",       \
+				__FILE__, __LINE__, #got, g_ ? g_ : "(null)", \
+				w_ ? w_ : "(null)");                          \
+		}                                                             \
 	} while (0)
 
-#define CHECK_INT(got, want)                                                   \
-	do {                                                                   \
-		long long g_ = (long long)(got), w_ = (long long)(want);       \
-		check_count++;                                                 \
-		if (g_ != w_) {                                                \
-			check_failures++;                                      \
-			fprintf(stderr, "%s:%d: %s: got %lld, want %lld\n",    \
-				__FILE__, __LINE__, #got, g_, w_);             \
-		}                                                              \
+#define CHECK_INT(got, want)                                                \
+	do {                                                                \
+		long long g_ = (long long)(got), w_ = (long long)(want);    \
+		check_count++;                                              \
+		if (g_ != w_) {                                             \
+			check_failures++;                                   \
+			fprintf(stderr, "%s:%d: %s: got %lld, want %lld\n", \
+				__FILE__, __LINE__, #got, g_, w_);          \
+		}                                                           \
 	} while (0)
 
 static inline int check_done(const char *name)

@@ -23,8 +23,9 @@ int main(void)
 {
 	char err[512];
 	struct classifier *c = classifier_new(NULL, err, sizeof(err));
-	char *over[] = { "code:21211=transient", "503=permanent", "4xx=transient",
-			 "timeout=permanent", "code:99999=config", NULL };
+	char *over[] = { "code:21211=transient", "503=permanent",
+			 "4xx=transient",	 "timeout=permanent",
+			 "code:99999=config",	 NULL };
 	char *bad1[] = { "429=maybe", NULL };
 	char *bad2[] = { "6xx=transient", NULL };
 	char *bad3[] = { "=success", NULL };

@@ -54,7 +54,8 @@ static void test_load(void)
 	CHECK_STR(cfg_list(&cfg, CFG_AUTH_LOCALE_ALLOWED_LOCALES)[1], "fr");
 	CHECK(cfg_list_has(&cfg, CFG_AUTH_LOCALE_ALLOWED_LOCALES, "es"));
 	CHECK(!cfg_list_has(&cfg, CFG_AUTH_LOCALE_ALLOWED_LOCALES, ""));
-	CHECK(cfg_list(&cfg, CFG_AUTH_ACCESS_CONTROL_ALLOWED_REDIRECT_URLS)[0] ==
+	CHECK(cfg_list(&cfg,
+		       CFG_AUTH_ACCESS_CONTROL_ALLOWED_REDIRECT_URLS)[0] ==
 	      NULL);
 	cfg_free(&cfg);
 
@@ -92,8 +93,9 @@ static void test_error_bodies(void)
 			"\"error\":\"role-not-allowed\"}");
 	api_err_body(API_ERR_INVALID_REQUEST, 413, "body \"too\" large", body,
 		     sizeof(body));
-	CHECK_STR(body, "{\"status\":413,\"message\":\"body \\\"too\\\" large\","
-			"\"error\":\"invalid-request\"}");
+	CHECK_STR(body,
+		  "{\"status\":413,\"message\":\"body \\\"too\\\" large\","
+		  "\"error\":\"invalid-request\"}");
 	api_err_body(API_ERR_REDIRECT_TO_NOT_ALLOWED, 0, NULL, body,
 		     sizeof(body));
 	CHECK_STR(body, "{\"status\":400,\"message\":\"The value of "

@@ -55,11 +55,13 @@ static void test_round_trips(struct events *ev)
 		const unsigned char *p;
 
 		CHECK(in != NULL);
-		CHECK_INT(events_encode(ev, t, in, &buf, &len, err, sizeof(err)),
+		CHECK_INT(events_encode(ev, t, in, &buf, &len, err,
+					sizeof(err)),
 			  0);
 		p = buf;
 		CHECK(len > 5 && p[0] == 0 && p[4] == (unsigned)(t + 1));
-		CHECK_INT(events_decode(ev, t, buf, len, &out, err, sizeof(err)),
+		CHECK_INT(events_decode(ev, t, buf, len, &out, err,
+					sizeof(err)),
 			  0);
 		if (err[0])
 			fprintf(stderr, "%s: %s\n", events_name(t), err);
@@ -81,12 +83,13 @@ static void test_backward_evolution(struct events *ev)
 		size_t len = 0;
 		char err[256] = "";
 
-		json_array_append_new(
-			json_object_get(reader, "fields"),
-			json_pack("{s:s,s:s,s:s}", "name", "added_later",
-				  "type", "string", "default", "dflt"));
+		json_array_append_new(json_object_get(reader, "fields"),
+				      json_pack("{s:s,s:s,s:s}", "name",
+						"added_later", "type", "string",
+						"default", "dflt"));
 		reader_text = json_dumps(reader, JSON_COMPACT);
-		CHECK_INT(events_encode(ev, t, in, &buf, &len, err, sizeof(err)),
+		CHECK_INT(events_encode(ev, t, in, &buf, &len, err,
+					sizeof(err)),
 			  0);
 		CHECK_INT(events_decode_resolved(events_avsc[t], reader_text,
 						 (char *)buf + 5, len - 5, &out,
@@ -94,8 +97,9 @@ static void test_backward_evolution(struct events *ev)
 			  0);
 		if (err[0])
 			fprintf(stderr, "%s: %s\n", events_name(t), err);
-		CHECK_STR(json_string_value(json_object_get(out, "added_later")),
-			  "dflt");
+		CHECK_STR(
+			json_string_value(json_object_get(out, "added_later")),
+			"dflt");
 		json_object_del(out, "added_later");
 		CHECK(out && json_equal(in, out));
 		free(reader_text);
@@ -112,7 +116,8 @@ static void test_dead_letter_embeds_otp_issued(void)
 	json_t *otp = json_loads(events_avsc[EVENTS_OTP_ISSUED], 0, NULL);
 	json_t *dl = json_loads(events_avsc[EVENTS_SMS_DEAD_LETTER], 0, NULL);
 	json_t *nested = json_array_get(
-		json_object_get(json_array_get(json_object_get(dl, "fields"), 0),
+		json_object_get(json_array_get(json_object_get(dl, "fields"),
+					       0),
 				"type"),
 		1);
 
@@ -145,8 +150,8 @@ static void check_as_avro_c(const char *schema_json, const void *data,
 	char err[256] = "";
 
 	CHECK(in != NULL);
-	CHECK_INT(avro_schema_from_json_length(schema_json,
-					       strlen(schema_json), &schema),
+	CHECK_INT(avro_schema_from_json_length(schema_json, strlen(schema_json),
+					       &schema),
 		  0);
 	iface = avro_generic_class_from_schema(schema);
 	CHECK(iface && avro_generic_value_new(iface, &v) == 0);
@@ -256,8 +261,7 @@ static const char all_types_loose_read[] =
 	"\"m\":{\"one\":2.0},\"r\":{\"x\":1},\"r2\":{\"x\":1},"
 	"\"ra\":[{\"x\":1}],\"u\":null}";
 
-static void check_event(struct events *ev, enum events_type t,
-			const char *json)
+static void check_event(struct events *ev, enum events_type t, const char *json)
 {
 	json_t *in = json_loads(json, JSON_ALLOW_NUL, NULL);
 	void *buf = NULL;
@@ -366,8 +370,9 @@ static void test_bad_input(struct events *ev)
 {
 	static const unsigned char wrong_magic[] = { 1, 0, 0, 0, 1, 2 };
 	static const unsigned char unknown_id[] = { 0, 0, 0, 0, 99, 2 };
-	static const unsigned char huge_string[] = { 0,    0,    0,    0,   1,
-						     0x48, 0xfe, 0xff, 0xff, 0x0f };
+	static const unsigned char huge_string[] = { 0,	   0,	 0,    0,
+						     1,	   0x48, 0xfe, 0xff,
+						     0xff, 0x0f };
 	json_t *in = json_loads(samples[EVENTS_SMS_SENT], 0, NULL), *out = NULL;
 	void *buf = NULL;
 	size_t len = 0;

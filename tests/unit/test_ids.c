@@ -15,7 +15,7 @@ static int cmp_ids(const void *a, const void *b)
 static void test_many_unique(void)
 {
 	enum { N = 2000 };
-	char (*ids)[IDS_UUID_SIZE] = calloc(N, IDS_UUID_SIZE);
+	char(*ids)[IDS_UUID_SIZE] = calloc(N, IDS_UUID_SIZE);
 	int dups = 0, bad = 0;
 
 	for (int i = 0; i < N; i++) {
@@ -42,8 +42,8 @@ static void test_fork(void)
 	pid = fork();
 	if (pid == 0) {
 		ids_uuid_v4(mine);
-		_exit(write(fds[1], mine, IDS_UUID_SIZE) == IDS_UUID_SIZE ? 0
-									  : 1);
+		_exit(write(fds[1], mine, IDS_UUID_SIZE) == IDS_UUID_SIZE ? 0 :
+									    1);
 	}
 	CHECK(pid > 0);
 	CHECK(read(fds[0], theirs, IDS_UUID_SIZE) == IDS_UUID_SIZE);
@@ -75,7 +75,7 @@ int main(void)
 
 	ids_traceparent_child(parent, tp);
 	CHECK_INT(strlen(tp), 55);
-	CHECK(strncmp(tp, parent, 36) == 0);      /* same trace id */
+	CHECK(strncmp(tp, parent, 36) == 0); /* same trace id */
 	CHECK(strncmp(tp + 36, parent + 36, 16)); /* new span id */
 	CHECK_STR(tp + 52, "-01");
 

@@ -18,9 +18,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static const char *const outcomes[] = {"accepted", "rejected_400",
-				       "rate_limited", NULL};
-static const double latency_buckets[] = {0.005, 0.01, 0.1, 1, 2.5};
+static const char *const outcomes[] = { "accepted", "rejected_400",
+					"rate_limited", NULL };
+static const double latency_buckets[] = { 0.005, 0.01, 0.1, 1, 2.5 };
 
 static double answer(void *arg)
 {
@@ -42,10 +42,11 @@ static void test_exact_text(void)
 				"Back\\slash and\nnewline.", NULL, NULL);
 	inflight = metrics_gauge("otpflow_ingest_inflight_requests",
 				 "Requests waiting for Kafka.");
-	metrics_gauge_func("otpflow_ratelimit_clients", "Clients held.",
-			   answer, &held);
+	metrics_gauge_func("otpflow_ratelimit_clients", "Clients held.", answer,
+			   &held);
 	lat = metrics_histogram("otpflow_ingest_accept_seconds",
-				"Time to a durable accept.", latency_buckets, 5);
+				"Time to a durable accept.", latency_buckets,
+				5);
 
 	metrics_inc(req, 0, 3);
 	metrics_inc(req, 2, 1);
@@ -62,31 +63,32 @@ static void test_exact_text(void)
 	metrics_observe(inflight, 1); /* wrong type: ignored */
 
 	n = metrics_render(buf, sizeof(buf));
-	CHECK_STR(buf,
-		  "# HELP otpflow_ingest_requests_total Requests answered, by outcome.\n"
-		  "# TYPE otpflow_ingest_requests_total counter\n"
-		  "otpflow_ingest_requests_total{outcome=\"accepted\"} 3\n"
-		  "otpflow_ingest_requests_total{outcome=\"rejected_400\"} 0\n"
-		  "otpflow_ingest_requests_total{outcome=\"rate_limited\"} 1\n"
-		  "# HELP otpflow_worker_dropped_total Back\\\\slash and\\nnewline.\n"
-		  "# TYPE otpflow_worker_dropped_total counter\n"
-		  "otpflow_worker_dropped_total 1\n"
-		  "# HELP otpflow_ingest_inflight_requests Requests waiting for Kafka.\n"
-		  "# TYPE otpflow_ingest_inflight_requests gauge\n"
-		  "otpflow_ingest_inflight_requests 4.5\n"
-		  "# HELP otpflow_ratelimit_clients Clients held.\n"
-		  "# TYPE otpflow_ratelimit_clients gauge\n"
-		  "otpflow_ratelimit_clients 42\n"
-		  "# HELP otpflow_ingest_accept_seconds Time to a durable accept.\n"
-		  "# TYPE otpflow_ingest_accept_seconds histogram\n"
-		  "otpflow_ingest_accept_seconds_bucket{le=\"0.005\"} 1\n"
-		  "otpflow_ingest_accept_seconds_bucket{le=\"0.01\"} 2\n"
-		  "otpflow_ingest_accept_seconds_bucket{le=\"0.1\"} 2\n"
-		  "otpflow_ingest_accept_seconds_bucket{le=\"1\"} 3\n"
-		  "otpflow_ingest_accept_seconds_bucket{le=\"2.5\"} 3\n"
-		  "otpflow_ingest_accept_seconds_bucket{le=\"+Inf\"} 4\n"
-		  "otpflow_ingest_accept_seconds_sum 3.511\n"
-		  "otpflow_ingest_accept_seconds_count 4\n");
+	CHECK_STR(
+		buf,
+		"# HELP otpflow_ingest_requests_total Requests answered, by outcome.\n"
+		"# TYPE otpflow_ingest_requests_total counter\n"
+		"otpflow_ingest_requests_total{outcome=\"accepted\"} 3\n"
+		"otpflow_ingest_requests_total{outcome=\"rejected_400\"} 0\n"
+		"otpflow_ingest_requests_total{outcome=\"rate_limited\"} 1\n"
+		"# HELP otpflow_worker_dropped_total Back\\\\slash and\\nnewline.\n"
+		"# TYPE otpflow_worker_dropped_total counter\n"
+		"otpflow_worker_dropped_total 1\n"
+		"# HELP otpflow_ingest_inflight_requests Requests waiting for Kafka.\n"
+		"# TYPE otpflow_ingest_inflight_requests gauge\n"
+		"otpflow_ingest_inflight_requests 4.5\n"
+		"# HELP otpflow_ratelimit_clients Clients held.\n"
+		"# TYPE otpflow_ratelimit_clients gauge\n"
+		"otpflow_ratelimit_clients 42\n"
+		"# HELP otpflow_ingest_accept_seconds Time to a durable accept.\n"
+		"# TYPE otpflow_ingest_accept_seconds histogram\n"
+		"otpflow_ingest_accept_seconds_bucket{le=\"0.005\"} 1\n"
+		"otpflow_ingest_accept_seconds_bucket{le=\"0.01\"} 2\n"
+		"otpflow_ingest_accept_seconds_bucket{le=\"0.1\"} 2\n"
+		"otpflow_ingest_accept_seconds_bucket{le=\"1\"} 3\n"
+		"otpflow_ingest_accept_seconds_bucket{le=\"2.5\"} 3\n"
+		"otpflow_ingest_accept_seconds_bucket{le=\"+Inf\"} 4\n"
+		"otpflow_ingest_accept_seconds_sum 3.511\n"
+		"otpflow_ingest_accept_seconds_count 4\n");
 	CHECK_INT(n, strlen(buf));
 	CHECK(n + 1 <= metrics_render_bound());
 }
@@ -141,7 +143,8 @@ static int parse_exposition(const char *text)
 		if (strncmp(line, "# HELP ", 7) == 0) {
 			const char *sp = strchr(line + 7, ' ');
 
-			if (!sp || !name_ok(line + 7, (size_t)(sp - line - 7))) {
+			if (!sp ||
+			    !name_ok(line + 7, (size_t)(sp - line - 7))) {
 				complain("line %d: bad HELP\n", line_no);
 				bad++;
 				continue;
@@ -179,15 +182,15 @@ static int parse_exposition(const char *text)
 		if (!type[0] || !name_ok(line, nl) ||
 		    strncmp(line, family, strlen(family)) != 0) {
 			complain("line %d: sample outside its family\n",
-				line_no);
+				 line_no);
 			bad++;
 			continue;
 		}
-		if (strcmp(type, "histogram") == 0
-			    ? (strncmp(suffix, "_bucket{", 8) &&
-			       strncmp(suffix, "_sum ", 5) &&
-			       strncmp(suffix, "_count ", 7))
-			    : nl != strlen(family)) {
+		if (strcmp(type, "histogram") == 0 ?
+			    (strncmp(suffix, "_bucket{", 8) &&
+			     strncmp(suffix, "_sum ", 5) &&
+			     strncmp(suffix, "_count ", 7)) :
+			    nl != strlen(family)) {
 			complain("line %d: bad sample name\n", line_no);
 			bad++;
 			continue;
@@ -195,12 +198,13 @@ static int parse_exposition(const char *text)
 		if (*rest == '{') {
 			rest++;
 			while (*rest != '}') {
-				size_t ln = strspn(rest,
-						   "abcdefghijklmnopqrstuvwxyz_");
+				size_t ln = strspn(
+					rest, "abcdefghijklmnopqrstuvwxyz_");
 				const char *v = rest + ln + 2;
 				const char *q = v;
 
-				if (!ln || rest[ln] != '=' || rest[ln + 1] != '"') {
+				if (!ln || rest[ln] != '=' ||
+				    rest[ln + 1] != '"') {
 					bad++;
 					break;
 				}
@@ -211,9 +215,9 @@ static int parse_exposition(const char *text)
 					break;
 				}
 				if (ln == 2 && strncmp(rest, "le", 2) == 0)
-					le = strncmp(v, "+Inf\"", 5) == 0
-						     ? INFINITY
-						     : strtod(v, NULL);
+					le = strncmp(v, "+Inf\"", 5) == 0 ?
+						     INFINITY :
+						     strtod(v, NULL);
 				rest = q + 1;
 				if (*rest == ',')
 					rest++;
@@ -234,9 +238,9 @@ static int parse_exposition(const char *text)
 			continue;
 		}
 		rest++;
-		value = strncmp(rest, "+Inf", 4) == 0 ? INFINITY
-			: strncmp(rest, "NaN", 3) == 0 ? NAN
-						       : strtod(rest, &end);
+		value = strncmp(rest, "+Inf", 4) == 0 ? INFINITY :
+			strncmp(rest, "NaN", 3) == 0  ? NAN :
+							strtod(rest, &end);
 		if (isfinite(value) && *end != '\0') {
 			complain("line %d: bad value\n", line_no);
 			bad++;
@@ -244,8 +248,7 @@ static int parse_exposition(const char *text)
 		}
 		if (strncmp(suffix, "_bucket{", 8) == 0) {
 			if (!(le > last_le) || value < last_bucket) {
-				complain("line %d: not cumulative\n",
-					line_no);
+				complain("line %d: not cumulative\n", line_no);
 				bad++;
 			}
 			last_le = le;
@@ -282,7 +285,7 @@ static void test_format_parses(void)
 
 static void test_histogram(void)
 {
-	static const double b[] = {1, 2, 4, 8};
+	static const double b[] = { 1, 2, 4, 8 };
 	struct metric *h;
 	char buf[4096];
 	double sum = 0;
@@ -327,7 +330,7 @@ static void *hammer_run(void *arg)
 
 static void test_concurrent(void)
 {
-	static const double b[] = {0.5, 1};
+	static const double b[] = { 0.5, 1 };
 	struct hammer t[THREADS];
 	pthread_t tid[THREADS];
 	struct metric *c, *g, *h;
@@ -339,7 +342,7 @@ static void test_concurrent(void)
 	g = metrics_gauge("otpflow_test_level", "Level.");
 	h = metrics_histogram("otpflow_test_seconds", "Durations.", b, 2);
 	for (int i = 0; i < THREADS; i++) {
-		t[i] = (struct hammer){c, g, h, i};
+		t[i] = (struct hammer){ c, g, h, i };
 		pthread_create(&tid[i], NULL, hammer_run, &t[i]);
 	}
 	/* Renders while the threads update must stay well-formed. */
@@ -365,7 +368,8 @@ static void test_concurrent(void)
 	snprintf(want, sizeof(want), "otpflow_test_seconds_count %d\n",
 		 THREADS * ROUNDS);
 	CHECK(strstr(buf, want));
-	snprintf(want, sizeof(want), "otpflow_test_seconds_bucket{le=\"1\"} %d\n",
+	snprintf(want, sizeof(want),
+		 "otpflow_test_seconds_bucket{le=\"1\"} %d\n",
 		 THREADS * ROUNDS / 4 * 3);
 	CHECK(strstr(buf, want));
 	/* Sums of multiples of 0.5 are exact in binary. */
@@ -376,7 +380,7 @@ static void test_concurrent(void)
 
 static void test_render_cap(void)
 {
-	static const double b[] = {DBL_MIN, 1e300};
+	static const double b[] = { DBL_MIN, 1e300 };
 	struct metric *c, *g, *h;
 	char full[8192], buf[8192];
 	size_t len, bound;
@@ -398,7 +402,8 @@ static void test_render_cap(void)
 	CHECK(len + 1 <= bound);
 	CHECK(strstr(full, "{outcome=\"accepted\"} 18446744073709551615\n"));
 	CHECK(strstr(full, "otpflow_big_value -2.2250738585072014e-308\n"));
-	CHECK(strstr(full, "otpflow_big_seconds_sum -1.7976931348623157e+308\n"));
+	CHECK(strstr(full,
+		     "otpflow_big_seconds_sum -1.7976931348623157e+308\n"));
 	CHECK_INT(parse_exposition(full), 0);
 
 	/* Every cap short of len + 1 gives 0 and an empty string, and no
@@ -441,10 +446,10 @@ static bool aborts(void (*reg)(void))
 	return WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT;
 }
 
-static const char *const bad_values[] = {"ok", "has space", NULL};
-static const char *const dup_values[] = {"a", "a", NULL};
-static const char *const no_values[] = {NULL};
-static const double decreasing[] = {1, 0.5};
+static const char *const bad_values[] = { "ok", "has space", NULL };
+static const char *const dup_values[] = { "a", "a", NULL };
+static const char *const no_values[] = { NULL };
+static const double decreasing[] = { 1, 0.5 };
 
 static void reg_ok(void)
 {

@@ -46,7 +46,8 @@ int main(void)
 		}
 		hashpool_run(hp, jobs, 40);
 		for (int i = 0; i < 40; i++)
-			CHECK(jobs[i].ok && verifies(jobs[i].code, jobs[i].hash));
+			CHECK(jobs[i].ok &&
+			      verifies(jobs[i].code, jobs[i].hash));
 	}
 	hashpool_free(hp);
 	return check_done("otp");

@@ -51,27 +51,31 @@ static void test_normalise_invalid(void)
 	CHECK_STR(norm("   "), "");
 	CHECK_STR(norm("+"), "");
 	CHECK_STR(norm("00"), "");
-	CHECK_STR(norm("+1234567"), "");		/* 7 digits */
-	CHECK_STR(norm("+1234567890123456"), "");	/* 16 digits */
-	CHECK_STR(norm("001234567890123456"), "");	/* 16 after 00 */
-	CHECK_STR(norm("+04155550123"), "");		/* leading 0 */
-	CHECK_STR(norm("000415555012"), "");		/* 00 then 0 */
-	CHECK_STR(norm("4155550123"), "");		/* national form */
-	CHECK_STR(norm("04155550123"), "");		/* single 0 */
-	CHECK_STR(norm("+1415555O123"), "");		/* letter O */
+	CHECK_STR(norm("+1234567"), ""); /* 7 digits */
+	CHECK_STR(norm("+1234567890123456"), ""); /* 16 digits */
+	CHECK_STR(norm("001234567890123456"), ""); /* 16 after 00 */
+	CHECK_STR(norm("+04155550123"), ""); /* leading 0 */
+	CHECK_STR(norm("000415555012"), ""); /* 00 then 0 */
+	CHECK_STR(norm("4155550123"), ""); /* national form */
+	CHECK_STR(norm("04155550123"), ""); /* single 0 */
+	CHECK_STR(norm("+1415555O123"), ""); /* letter O */
 	CHECK_STR(norm("+1 415 CALL NOW"), "");
-	CHECK_STR(norm("+1415/555/0123"), "");		/* '/' not allowed */
+	CHECK_STR(norm("+1415/555/0123"), ""); /* '/' not allowed */
 	CHECK_STR(norm("+1415_555_0123"), "");
-	CHECK_STR(norm("+1415\t5550123"), "");		/* tab is not a space */
-	CHECK_STR(norm("1+4155550123"), "");		/* '+' not at start */
+	CHECK_STR(norm("+1415\t5550123"), ""); /* tab is not a space */
+	CHECK_STR(norm("1+4155550123"), ""); /* '+' not at start */
 	CHECK_STR(norm("++14155550123"), "");
 	CHECK_STR(norm("+1415+5550123"), "");
 	CHECK_STR(norm("00+14155550123"), "");
-	CHECK_STR(norm("+\xef\xbc\x91" "4155550123"), ""); /* fullwidth 1 */
+	CHECK_STR(norm("+\xef\xbc\x91"
+		       "4155550123"),
+		  ""); /* fullwidth 1 */
 	CHECK_STR(norm("+141555501239999999999999999999999999"), "");
 
 	/* Embedded NUL, only visible through the explicit length. */
-	CHECK(!phone_normalise("+1415\0" "5550123", 13, out, sizeof(out)));
+	CHECK(!phone_normalise("+1415\0"
+			       "5550123",
+			       13, out, sizeof(out)));
 	CHECK_STR(out, "");
 	CHECK(phone_normalise("+14155550123\0junk", 12, out, sizeof(out)));
 	CHECK_STR(out, "+14155550123");

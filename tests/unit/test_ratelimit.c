@@ -19,7 +19,7 @@
 static struct ratelimit *new_one(unsigned burst, long long interval,
 				 size_t max_clients)
 {
-	struct ratelimit_rule rule = {burst, interval};
+	struct ratelimit_rule rule = { burst, interval };
 	struct ratelimit *rl = ratelimit_new(&rule, 1, max_clients);
 
 	CHECK(rl != NULL);
@@ -38,8 +38,9 @@ static unsigned count_allowed(struct ratelimit *rl, const char *ip,
 
 static void test_invalid(void)
 {
-	struct ratelimit_rule nul = {1, 0}, big = {RATELIMIT_MAX_BURST + 1, 1},
-			      ok[RATELIMIT_MAX_RULES + 1] = {{1, 1}};
+	struct ratelimit_rule nul = { 1, 0 },
+			      big = { RATELIMIT_MAX_BURST + 1, 1 },
+			      ok[RATELIMIT_MAX_RULES + 1] = { { 1, 1 } };
 
 	CHECK(!ratelimit_new(&nul, 1, 10));
 	CHECK(!ratelimit_new(&big, 1, 10));
@@ -132,9 +133,9 @@ static void test_sliding(void)
 static void test_sms_defaults(void)
 {
 	struct ratelimit_rule rules[] = {
-		{100, MINUTE},    /* global */
-		{10, HOUR},       /* sms */
-		{10, 5 * MINUTE}, /* signups */
+		{ 100, MINUTE }, /* global */
+		{ 10, HOUR }, /* sms */
+		{ 10, 5 * MINUTE }, /* signups */
 	};
 	struct ratelimit *rl = ratelimit_new(rules, 3, 1000);
 	long long t = T0 + 1000;
@@ -157,7 +158,7 @@ static void test_sms_defaults(void)
  * exactly even though the global rule refused many requests meanwhile). */
 static void test_later_rules_not_counted(void)
 {
-	struct ratelimit_rule rules[] = {{3, MINUTE}, {10, HOUR}};
+	struct ratelimit_rule rules[] = { { 3, MINUTE }, { 10, HOUR } };
 	struct ratelimit *rl = ratelimit_new(rules, 2, 10);
 	unsigned ra = 0, allowed = 0;
 
@@ -175,7 +176,7 @@ static void test_later_rules_not_counted(void)
 /* Rules before a refusing one do count the request, as in Nhost. */
 static void test_earlier_rules_counted(void)
 {
-	struct ratelimit_rule rules[] = {{5, HOUR}, {1, MINUTE}};
+	struct ratelimit_rule rules[] = { { 5, HOUR }, { 1, MINUTE } };
 	struct ratelimit *rl = ratelimit_new(rules, 2, 10);
 	unsigned ra = 0;
 
@@ -203,10 +204,14 @@ static void test_independent_clients(void)
 	CHECK_INT(count_allowed(rl, "192.0.2.1", t, 1), 0);
 	CHECK_INT(ratelimit_clients(rl), 4);
 	/* A full-length IPv6 text key (45 bytes) is kept whole. */
-	CHECK_INT(count_allowed(rl, "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255",
-				t, 5), 3);
-	CHECK_INT(count_allowed(rl, "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.254",
-				t, 5), 3);
+	CHECK_INT(count_allowed(rl,
+				"ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255",
+				t, 5),
+		  3);
+	CHECK_INT(count_allowed(rl,
+				"ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.254",
+				t, 5),
+		  3);
 	ratelimit_free(rl);
 }
 
@@ -273,8 +278,8 @@ static void *hammer_run(void *arg)
 
 	snprintf(own, sizeof(own), "198.51.100.%d", h->id);
 	for (int i = 0; i < 500; i++) {
-		h->allowed_shared += ratelimit_check(h->rl, "203.0.113.9",
-						     T0 + 1000, NULL);
+		h->allowed_shared +=
+			ratelimit_check(h->rl, "203.0.113.9", T0 + 1000, NULL);
 		/* Neighbours: the same few keys from every thread too. */
 		h->allowed_own += ratelimit_check(h->rl, own, T0 + 1000, NULL);
 		ratelimit_check(h->rl, i % 2 ? "203.0.113.10" : "203.0.113.11",
@@ -293,7 +298,7 @@ static void test_threads_exact(void)
 	if (!rl)
 		return;
 	for (int i = 0; i < 4; i++) {
-		h[i] = (struct hammer){rl, 0, 0, i};
+		h[i] = (struct hammer){ rl, 0, 0, i };
 		pthread_create(&tid[i], NULL, hammer_run, &h[i]);
 	}
 	for (int i = 0; i < 4; i++) {
@@ -313,7 +318,7 @@ static void test_threads_exact(void)
 		return;
 	shared = 0;
 	for (int i = 0; i < 4; i++) {
-		h[i] = (struct hammer){rl, 0, 0, i};
+		h[i] = (struct hammer){ rl, 0, 0, i };
 		pthread_create(&tid[i], NULL, hammer_run, &h[i]);
 	}
 	for (int i = 0; i < 4; i++) {

@@ -112,8 +112,8 @@ static void test_nhost_not_allowed(void)
 	};
 	static const char *const urls[] = {
 		"https://localhost:3000", /* scheme mismatch */
-		"http://localhost:4000",  /* port mismatch */
-		"http://localhost",	  /* no port */
+		"http://localhost:4000", /* port mismatch */
+		"http://localhost", /* no port */
 		"http://prefixlocalhost:3000",
 		"not-a-url",
 		"https://",
@@ -121,7 +121,7 @@ static void test_nhost_not_allowed(void)
 		"https://subdomain.subdomain.acme.io", /* one label per '*' */
 		"https://acme.io", /* bare: *.acme.io needs a label */
 		"https://simple.com.hijack.com", /* anchored at the end */
-		"https://simple.comhijack.com",	 /* anchored at the end */
+		"https://simple.comhijack.com", /* anchored at the end */
 	};
 	struct redirect_list rl;
 
@@ -183,12 +183,12 @@ static void test_spec(void)
 		"https://c.com/x/cb",
 		"https://c.com/x/y/z/cb",
 		"https://d.com:8443/",
-		"https://e.com",     /* explicit default port, omitted */
+		"https://e.com", /* explicit default port, omitted */
 		"https://e.com:443", /* explicit default port, written */
 		"http://localhost:5173/",
 		"http://localhost:3000/a",
-		"http://localhost",  /* '*' accepts the default port too */
-		"HTTPS://A.COM/p",   /* scheme and host are case-insensitive */
+		"http://localhost", /* '*' accepts the default port too */
+		"HTTPS://A.COM/p", /* scheme and host are case-insensitive */
 		"https://Simple.Com/",
 		"com.example.app:/oauth2redirect",
 		"com.example.app:/oauth2redirect/done?code=1",
@@ -239,38 +239,38 @@ static void test_hostile(void)
 		"http://[::1]:3000",
 	};
 	static const char *const no[] = {
-		"https://acme.com@evil.com/path",	/* user info */
+		"https://acme.com@evil.com/path", /* user info */
 		"https://evil.com@acme.com/path",
 		"https://x@sub.acme.io",
-		"https://acme.com\\@evil.com/path",	/* backslash */
-		"https://16909060\\@x.acme.io",	/* host 1.2.3.4 in browsers */
+		"https://acme.com\\@evil.com/path", /* backslash */
+		"https://16909060\\@x.acme.io", /* host 1.2.3.4 in browsers */
 		"https://acme.com/path\\..\\..\\admin",
-		"//evil.example.com/path",		/* scheme-relative */
+		"//evil.example.com/path", /* scheme-relative */
 		"///evil.example.com/path",
-		"https:acme.com/path",			/* no "//" */
+		"https:acme.com/path", /* no "//" */
 		"https:/acme.com/path",
-		" https://acme.com/path",		/* blanks and controls */
+		" https://acme.com/path", /* blanks and controls */
 		"https://acme.com/path ",
 		"https://acme.com/pa th",
 		"https://acme.com/path\r\nSet-Cookie: a=b",
 		"https://acme.com/path\t",
-		"https://acme.com/path/../admin",	/* dot segments */
+		"https://acme.com/path/../admin", /* dot segments */
 		"https://acme.com/path/%2e%2E/admin",
 		"https://acme.com/path/./x",
 		"https://acme.com/path/..",
-		"https://acme.com/pa%zzth",		/* bad escapes */
+		"https://acme.com/pa%zzth", /* bad escapes */
 		"https://acme.com/path%2",
-		"https://acme.com:99999/path",		/* bad ports */
+		"https://acme.com:99999/path", /* bad ports */
 		"https://acme.com:/path",
 		"https://acme.com:44a/path",
-		"https://acme.com.:443/path",		/* empty labels */
+		"https://acme.com.:443/path", /* empty labels */
 		"https://x..acme.io",
 		"https://.acme.io",
-		"https://ac%6De.com/path",		/* escapes in the host */
+		"https://ac%6De.com/path", /* escapes in the host */
 		"https://x.acme.io.evil.com",
 		"https://sub.acme.io:8443",
-		"https://ex\xc3\xa4mple.acme.io",	/* non-ASCII host */
-		"https://*.acme.io",			/* stars are literal here */
+		"https://ex\xc3\xa4mple.acme.io", /* non-ASCII host */
+		"https://*.acme.io", /* stars are literal here */
 		"http://[::2]:3000",
 		"http://[::1]",
 		"http://[::1:3000",
@@ -301,7 +301,10 @@ static void test_hostile(void)
 static void test_empty_client_url(void)
 {
 	static const char *const yes[] = {
-		"/", "/app", "/app/x?y=1#z", "",
+		"/",
+		"/app",
+		"/app/x?y=1#z",
+		"",
 	};
 	static const char *const no[] = {
 		"https://evil.example.com",

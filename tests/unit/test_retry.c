@@ -7,8 +7,10 @@
 
 int main(void)
 {
-	struct retry_policy p = { .max_attempts = 5, .initial_ms = 1000,
-				  .max_ms = 8000, .expiry_margin_ms = 30000 };
+	struct retry_policy p = { .max_attempts = 5,
+				  .initial_ms = 1000,
+				  .max_ms = 8000,
+				  .expiry_margin_ms = 30000 };
 	unsigned char b[8];
 	int64_t next = 0;
 	size_t n;

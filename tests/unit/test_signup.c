@@ -91,7 +91,7 @@ static void refused_n(const struct signup_policy *p, const char *body,
 		json_decref(out);
 }
 
-#define REFUSED(p, body, err, status, field)                                   \
+#define REFUSED(p, body, err, status, field) \
 	refused_n(p, body, strlen(body), API_ERR_##err, status, field, __LINE__)
 #define INVALID(p, body, field) REFUSED(p, body, INVALID_REQUEST, 400, field)
 
@@ -128,8 +128,7 @@ static const char *roles_text(const json_t *obj, char *buf, size_t size)
 	buf[0] = '\0';
 	json_array_foreach(roles, i, item)
 		used += (size_t)snprintf(buf + used, size - used, "%s%s",
-					 i ? "," : "",
-					 json_string_value(item));
+					 i ? "," : "", json_string_value(item));
 	return buf;
 }
 
@@ -184,10 +183,13 @@ static void test_defaults(void)
 static void test_full_request(void)
 {
 	static const char *const env[] = {
-		"AUTH_LOCALE_ALLOWED_LOCALES", "en,fr",
-		"AUTH_USER_DEFAULT_ALLOWED_ROLES", "me,user,editor",
+		"AUTH_LOCALE_ALLOWED_LOCALES",
+		"en,fr",
+		"AUTH_USER_DEFAULT_ALLOWED_ROLES",
+		"me,user,editor",
 		"AUTH_ACCESS_CONTROL_ALLOWED_REDIRECT_URLS",
-		"https://*.example.org", NULL
+		"https://*.example.org",
+		NULL
 	};
 	struct signup_policy p;
 	char buf[128];
@@ -224,8 +226,8 @@ static void test_row7_parse(void)
 	struct signup_policy p;
 	char *deep;
 	size_t i, n = 10000;
-	static const char nul_body[] =
-		"{\"phoneNumber\":\"+1415555\0" "0123\"}";
+	static const char nul_body[] = "{\"phoneNumber\":\"+1415555\0"
+				       "0123\"}";
 
 	policy(&p, NULL);
 	REFUSED(&p, "", INVALID_REQUEST, 400, "empty");
@@ -240,12 +242,18 @@ static void test_row7_parse(void)
 	INVALID(&p, "{\"phoneNumber\":\"" PHONE "\",}", NULL);
 
 	/* Duplicate keys, at any depth. */
-	INVALID(&p, "{\"phoneNumber\":\"+14155550124\",\"phoneNumber\":\"" PHONE
-		    "\"}", "duplicate");
-	INVALID(&p, "{\"phoneNumber\":\"" PHONE "\",\"options\":{\"locale\":"
-		    "\"en\",\"locale\":\"fr\"}}", "duplicate");
-	INVALID(&p, "{\"phoneNumber\":\"" PHONE "\",\"options\":{\"metadata\":"
-		    "{\"a\":1,\"a\":2}}}", "duplicate");
+	INVALID(&p,
+		"{\"phoneNumber\":\"+14155550124\",\"phoneNumber\":\"" PHONE
+		"\"}",
+		"duplicate");
+	INVALID(&p,
+		"{\"phoneNumber\":\"" PHONE "\",\"options\":{\"locale\":"
+		"\"en\",\"locale\":\"fr\"}}",
+		"duplicate");
+	INVALID(&p,
+		"{\"phoneNumber\":\"" PHONE "\",\"options\":{\"metadata\":"
+		"{\"a\":1,\"a\":2}}}",
+		"duplicate");
 
 	/* Trailing data, truncation. */
 	INVALID(&p, "{\"phoneNumber\":\"" PHONE "\"} x", "after");
@@ -273,23 +281,35 @@ static void test_row7_parse(void)
 
 	/* U+0000, escaped or raw, and bytes that are not UTF-8. */
 	INVALID(&p, "{\"phoneNumber\":\"+1415555\\u00000123\"}", "U+0000");
-	INVALID(&p, "{\"phoneNumber\":\"" PHONE "\",\"options\":{\"displayName"
-		    "\":\"a\\u0000b\"}}", "U+0000");
-	INVALID(&p, "{\"phoneNumber\":\"" PHONE "\",\"options\":{\"metadata\":"
-		    "{\"k\\u0000\":1}}}", "U+0000");
+	INVALID(&p,
+		"{\"phoneNumber\":\"" PHONE "\",\"options\":{\"displayName"
+		"\":\"a\\u0000b\"}}",
+		"U+0000");
+	INVALID(&p,
+		"{\"phoneNumber\":\"" PHONE "\",\"options\":{\"metadata\":"
+		"{\"k\\u0000\":1}}}",
+		"U+0000");
 	refused_n(&p, nul_body, sizeof(nul_body) - 1, API_ERR_INVALID_REQUEST,
 		  400, NULL, __LINE__);
-	INVALID(&p, "{\"phoneNumber\":\"" PHONE "\",\"options\":{\"displayName"
-		    "\":\"a\xff\"}}", "UTF-8");
-	INVALID(&p, "{\"phoneNumber\":\"" PHONE "\",\"options\":{\"displayName"
-		    "\":\"\xc0\xaf\"}}", "UTF-8"); /* overlong '/' */
-	INVALID(&p, "{\"phoneNumber\":\"" PHONE "\",\"options\":{\"metadata\":"
-		    "{\"a\":\"\\ud800\"}}}", NULL); /* lone surrogate */
+	INVALID(&p,
+		"{\"phoneNumber\":\"" PHONE "\",\"options\":{\"displayName"
+		"\":\"a\xff\"}}",
+		"UTF-8");
+	INVALID(&p,
+		"{\"phoneNumber\":\"" PHONE "\",\"options\":{\"displayName"
+		"\":\"\xc0\xaf\"}}",
+		"UTF-8"); /* overlong '/' */
+	INVALID(&p,
+		"{\"phoneNumber\":\"" PHONE "\",\"options\":{\"metadata\":"
+		"{\"a\":\"\\ud800\"}}}",
+		NULL); /* lone surrogate */
 	INVALID(&p, "\xef\xbb\xbf{\"phoneNumber\":\"" PHONE "\"}", NULL);
 
 	/* A number no double holds (Nhost's Go float64 refuses it too). */
-	INVALID(&p, "{\"phoneNumber\":\"" PHONE "\",\"options\":{\"metadata\":"
-		    "{\"a\":1e400}}}", "number");
+	INVALID(&p,
+		"{\"phoneNumber\":\"" PHONE "\",\"options\":{\"metadata\":"
+		"{\"a\":1e400}}}",
+		"number");
 	signup_policy_free(&p);
 }
 
@@ -303,10 +323,14 @@ static void test_row7_schema(void)
 		"unknown property");
 	INVALID(&p, "{\"phoneNumber\":\"" PHONE "\",\"SECRET\":1}",
 		"unknown property");
-	INVALID(&p, "{\"phoneNumber\":\"" PHONE "\",\"options\":{\"role\":"
-		    "\"user\"}}", "options has an unknown property");
-	INVALID(&p, "{\"phoneNumber\":\"" PHONE "\",\"options\":{\"metadata\":"
-		    "{},\"redirectUrl\":\"x\"}}", "options has an unknown");
+	INVALID(&p,
+		"{\"phoneNumber\":\"" PHONE "\",\"options\":{\"role\":"
+		"\"user\"}}",
+		"options has an unknown property");
+	INVALID(&p,
+		"{\"phoneNumber\":\"" PHONE "\",\"options\":{\"metadata\":"
+		"{},\"redirectUrl\":\"x\"}}",
+		"options has an unknown");
 	/* Property names are case-sensitive. */
 	INVALID(&p, "{\"PhoneNumber\":\"" PHONE "\"}", "unknown property");
 	/* Unknown property wins over a bad phone number (row 7 < row 8). */
@@ -376,11 +400,14 @@ static void test_row8_phone(void)
 	INVALID(&p, "{\"phoneNumber\":\"+04155550123\"}", "phoneNumber");
 	INVALID(&p, "{\"phoneNumber\":\"14155550123\"}", "phoneNumber");
 	INVALID(&p, "{\"phoneNumber\":\"+1415555012a\"}", "phoneNumber");
-	INVALID(&p, "{\"phoneNumber\":\"+\\uff11\\uff14\\uff11\\uff15\\uff15"
-		    "\\uff15\\uff15\\uff10\\uff11\\uff12\"}", "phoneNumber");
+	INVALID(&p,
+		"{\"phoneNumber\":\"+\\uff11\\uff14\\uff11\\uff15\\uff15"
+		"\\uff15\\uff15\\uff10\\uff11\\uff12\"}",
+		"phoneNumber");
 	/* Row 8 is checked before the later rows. */
-	INVALID(&p, "{\"phoneNumber\":\"x\",\"options\":{\"allowedRoles\":"
-		    "[\"admin\"],\"redirectTo\":\"https://evil.com\"}}",
+	INVALID(&p,
+		"{\"phoneNumber\":\"x\",\"options\":{\"allowedRoles\":"
+		"[\"admin\"],\"redirectTo\":\"https://evil.com\"}}",
 		"phoneNumber");
 	o = ACCEPTED(&p, "{\"phoneNumber\":\"+33 6 12 34 56 78\"}");
 	if (o)
@@ -438,8 +465,10 @@ static void test_row9_display_name(void)
 	INVALID(&p, OPT("\"displayName\":\"line\\nbreak\""),
 		"options.displayName");
 	/* Row 9 before row 11. */
-	INVALID(&p, OPT("\"displayName\":\"a:b\",\"redirectTo\":"
-			"\"https://evil.com\""), "options.displayName");
+	INVALID(&p,
+		OPT("\"displayName\":\"a:b\",\"redirectTo\":"
+		    "\"https://evil.com\""),
+		"options.displayName");
 
 	o = ACCEPTED(&p, OPT("\"displayName\":"
 			     "\"O'Brien-Smith, Jr. \\u00e9\\u20ac\""));
@@ -457,10 +486,9 @@ static void test_row9_display_name(void)
 /* Row 10: locale length; a locale not allowed becomes the default. */
 static void test_row10_locale(void)
 {
-	static const char *const env[] = {
-		"AUTH_LOCALE_ALLOWED_LOCALES", "fr, es", "AUTH_LOCALE_DEFAULT",
-		"en", NULL
-	};
+	static const char *const env[] = { "AUTH_LOCALE_ALLOWED_LOCALES",
+					   "fr, es", "AUTH_LOCALE_DEFAULT",
+					   "en", NULL };
 	struct signup_policy p;
 	json_t *o;
 
@@ -532,8 +560,9 @@ static void test_row11_redirect(void)
 	CHECK_STR(e.message,
 		  "The value of \"options.redirectTo\" is not allowed.");
 	/* Row 11 before row 12. */
-	REFUSED(&p, OPT("\"redirectTo\":\"https://evil.com\","
-			"\"allowedRoles\":[\"admin\"]"),
+	REFUSED(&p,
+		OPT("\"redirectTo\":\"https://evil.com\","
+		    "\"allowedRoles\":[\"admin\"]"),
 		REDIRECT_TO_NOT_ALLOWED, 400, NULL);
 
 	o = ACCEPTED(&p, OPT("\"redirectTo\":\"https://my-app.com/catch\""));
@@ -697,13 +726,18 @@ static void test_metadata(void)
 	/* Go's float64 notation: plain from 1e-6 up to 1e21, else exponent. */
 	{
 		static const char *const nums[][2] = {
-			{ "0", "0" }, { "-0", "-0" }, { "-0.0", "-0" },
-			{ "1.0", "1" }, { "123.456", "123.456" },
+			{ "0", "0" },
+			{ "-0", "-0" },
+			{ "-0.0", "-0" },
+			{ "1.0", "1" },
+			{ "123.456", "123.456" },
 			{ "1e20", "100000000000000000000" },
-			{ "1e21", "1e+21" }, { "-1.5E+300", "-1.5e+300" },
-			{ "0.000001", "0.000001" }, { "1.5e-7", "1.5e-7" },
-			{ "1e-100", "1e-100" }, { "0.30000000000000004",
-						    "0.30000000000000004" },
+			{ "1e21", "1e+21" },
+			{ "-1.5E+300", "-1.5e+300" },
+			{ "0.000001", "0.000001" },
+			{ "1.5e-7", "1.5e-7" },
+			{ "1e-100", "1e-100" },
+			{ "0.30000000000000004", "0.30000000000000004" },
 			{ "9007199254740993", "9007199254740992" },
 		};
 		char body[256], want[128];

@@ -82,7 +82,8 @@ int main(void)
 	CHECK(t != NULL);
 	if (t) {
 		templates_render(t, "de", "222222", out, sizeof(out));
-		CHECK_STR(out, "Ihr Code: 222222, noch einmal: 222222 ${other}");
+		CHECK_STR(out,
+			  "Ihr Code: 222222, noch einmal: 222222 ${other}");
 		templates_free(t);
 	}
 	CHECK(templates_load("/nonexistent/dir", "en", err, sizeof(err)) ==
@@ -96,7 +97,8 @@ int main(void)
 		       "100%\"}");
 	CHECK(template_subst("to=${to}&body=${body}", names, values, 2,
 			     provider_escape_form, out, sizeof(out)) > 0);
-	CHECK_STR(out, "to=%2B33612345678&body=a%20%22quoted%22%20%26%20100%25");
+	CHECK_STR(out,
+		  "to=%2B33612345678&body=a%20%22quoted%22%20%26%20100%25");
 	CHECK_INT(template_subst("${to}", names, values, 2, NULL, big,
 				 sizeof(big)),
 		  -1);

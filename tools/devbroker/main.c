@@ -29,11 +29,11 @@ static const char usage[] =
 
 int main(int argc, char **argv)
 {
-	static const enum cfg_id topics[] = {
-		CFG_OTPFLOW_TOPIC_SIGNUP_REQUESTS, CFG_OTPFLOW_TOPIC_SMS_OTP,
-		CFG_OTPFLOW_TOPIC_SMS_OTP_RETRY, CFG_OTPFLOW_TOPIC_SMS_SENT,
-		CFG_OTPFLOW_TOPIC_DEAD_LETTER
-	};
+	static const enum cfg_id topics[] = { CFG_OTPFLOW_TOPIC_SIGNUP_REQUESTS,
+					      CFG_OTPFLOW_TOPIC_SMS_OTP,
+					      CFG_OTPFLOW_TOPIC_SMS_OTP_RETRY,
+					      CFG_OTPFLOW_TOPIC_SMS_SENT,
+					      CFG_OTPFLOW_TOPIC_DEAD_LETTER };
 	int partitions = 6;
 	char errstr[512];
 	rd_kafka_conf_t *conf;
@@ -42,13 +42,15 @@ int main(int argc, char **argv)
 	struct cfg cfg;
 
 	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+		if (strcmp(argv[i], "--help") == 0 ||
+		    strcmp(argv[i], "-h") == 0) {
 			fputs(usage, stdout);
 			return 0;
 		} else if (strcmp(argv[i], "--version") == 0) {
 			printf("otpflow-devbroker %s\n", otpflow_version());
 			return 0;
-		} else if (strcmp(argv[i], "--partitions") == 0 && i + 1 < argc) {
+		} else if (strcmp(argv[i], "--partitions") == 0 &&
+			   i + 1 < argc) {
 			partitions = atoi(argv[++i]);
 		} else {
 			fputs(usage, stderr);
@@ -56,12 +58,14 @@ int main(int argc, char **argv)
 		}
 	}
 	if (partitions < 1 || partitions > 1000) {
-		fprintf(stderr, "otpflow-devbroker: --partitions must be 1..1000\n");
+		fprintf(stderr,
+			"otpflow-devbroker: --partitions must be 1..1000\n");
 		return 2;
 	}
 	log_init("devbroker", LOG_WARN);
 	if (cfg_load(&cfg, CFG_DEVBROKER)) {
-		fprintf(stderr, "otpflow-devbroker: configuration:\n%s", cfg.errors);
+		fprintf(stderr, "otpflow-devbroker: configuration:\n%s",
+			cfg.errors);
 		cfg_free(&cfg);
 		return 2;
 	}
@@ -77,7 +81,8 @@ int main(int argc, char **argv)
 	}
 	mc = rd_kafka_mock_cluster_new(rk, 1);
 	if (!mc) {
-		fprintf(stderr, "otpflow-devbroker: cannot start mock cluster\n");
+		fprintf(stderr,
+			"otpflow-devbroker: cannot start mock cluster\n");
 		rd_kafka_destroy(rk);
 		return 1;
 	}

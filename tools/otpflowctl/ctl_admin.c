@@ -18,7 +18,8 @@
 int ctl_wants_help(int argc, char **argv)
 {
 	for (int i = 0; i < argc; i++)
-		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+		if (strcmp(argv[i], "-h") == 0 ||
+		    strcmp(argv[i], "--help") == 0)
 			return 1;
 	return 0;
 }
@@ -31,8 +32,9 @@ static int load_config(struct cfg *cfg, const char *cmd, bool need_db)
 	cfg_load(cfg, CFG_CTL);
 	url = cfg_str(cfg, CFG_OTPFLOW_DATABASE_URL);
 	if (need_db && (!url || !*url))
-		cfg_error(cfg, "OTPFLOW_DATABASE_URL is required by "
-			       "'otpflowctl %s'",
+		cfg_error(cfg,
+			  "OTPFLOW_DATABASE_URL is required by "
+			  "'otpflowctl %s'",
 			  cmd);
 	if (cfg->nerrors == 0)
 		return 0;
@@ -65,8 +67,8 @@ int ctl_migrate(int argc, char **argv)
 	if (load_config(&cfg, "migrate", true))
 		goto out_usage;
 	paths_data(&cfg, "sql", sql_dir, sizeof(sql_dir));
-	conn = pg_connect(cfg_str(&cfg, CFG_OTPFLOW_DATABASE_URL),
-			  "otpflowctl", errstr, sizeof(errstr));
+	conn = pg_connect(cfg_str(&cfg, CFG_OTPFLOW_DATABASE_URL), "otpflowctl",
+			  errstr, sizeof(errstr));
 	if (!conn) {
 		fprintf(stderr, "otpflowctl migrate: %s\n", errstr);
 		goto out;

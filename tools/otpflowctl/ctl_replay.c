@@ -133,7 +133,8 @@ static const char *header(const rd_kafka_message_t *rkm, const char *name,
 	size_t len = 0;
 
 	out[0] = '\0';
-	if (rd_kafka_message_headers(rkm, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+	if (rd_kafka_message_headers(rkm, &hdrs) ==
+		    RD_KAFKA_RESP_ERR_NO_ERROR &&
 	    rd_kafka_header_get_last(hdrs, name, &v, &len) ==
 		    RD_KAFKA_RESP_ERR_NO_ERROR &&
 	    v && len < size) {
@@ -198,7 +199,8 @@ static void replay_one(struct replay *r, const rd_kafka_message_t *rkm)
 	}
 	otp_id = json_string_value(json_object_get(otp, "otp_id"));
 	phone = json_string_value(json_object_get(otp, "phone_number"));
-	last_attempt = json_integer_value(json_object_get(dl, "last_attempt_at"));
+	last_attempt =
+		json_integer_value(json_object_get(dl, "last_attempt_at"));
 	expires = json_integer_value(json_object_get(otp, "expires_at"));
 	if ((r->o.since_ms && last_attempt < r->o.since_ms) ||
 	    (r->o.until_ms && last_attempt > r->o.until_ms) ||
@@ -212,7 +214,8 @@ static void replay_one(struct replay *r, const rd_kafka_message_t *rkm)
 	r->n.matched++;
 	phone_mask(phone, masked, sizeof(masked));
 	count = atoi(header(rkm, "x-replay-count", count_in,
-			    sizeof(count_in))) + 1;
+			    sizeof(count_in))) +
+		1;
 	ids_traceparent_child(header(rkm, "traceparent", tp_in, sizeof(tp_in)),
 			      tp);
 
@@ -231,7 +234,8 @@ static void replay_one(struct replay *r, const rd_kafka_message_t *rkm)
 
 			if (events_encode(r->ev, EVENTS_OTP_ISSUED, otp, &value,
 					  &len, errstr, sizeof(errstr)) ||
-			    publish(r, cfg_str(r->cfg, CFG_OTPFLOW_TOPIC_SMS_OTP),
+			    publish(r,
+				    cfg_str(r->cfg, CFG_OTPFLOW_TOPIC_SMS_OTP),
 				    phone, value, len,
 				    json_string_value(
 					    json_object_get(otp, "request_id")),
@@ -269,8 +273,9 @@ static void replay_one(struct replay *r, const rd_kafka_message_t *rkm)
 				size_t len = 0;
 
 				if (!req ||
-				    events_encode(r->ev, EVENTS_SIGNUP_REQUESTED,
-						  req, &value, &len, errstr,
+				    events_encode(r->ev,
+						  EVENTS_SIGNUP_REQUESTED, req,
+						  &value, &len, errstr,
 						  sizeof(errstr)) ||
 				    publish(r,
 					    cfg_str(r->cfg,
@@ -317,8 +322,8 @@ static int parse_args(int argc, char **argv, struct replay_opts *o)
 				goto bad;
 		} else if (strcmp(argv[i - 1], "--reason") == 0) {
 			static const char *const reasons[] = {
-				"PERMANENT", "EXPIRED", "RETRIES_EXHAUSTED",
-				"CONFIG", "UNDECODABLE", NULL
+				"PERMANENT", "EXPIRED",	    "RETRIES_EXHAUSTED",
+				"CONFIG",    "UNDECODABLE", NULL
 			};
 			bool known = false;
 			for (const char *const *r = reasons; *r; r++)
@@ -345,21 +350,22 @@ static int parse_args(int argc, char **argv, struct replay_opts *o)
 	}
 	return 0;
 bad:
-	fprintf(stderr, "otpflowctl replay: bad or incomplete option '%s' "
-			"(try --help)\n",
+	fprintf(stderr,
+		"otpflowctl replay: bad or incomplete option '%s' "
+		"(try --help)\n",
 		argv[i < argc ? i : argc - 1]);
 	return -1;
 }
 
 /* The dead-letter partitions with their end offsets now (what to read). */
-static rd_kafka_topic_partition_list_t *snapshot(rd_kafka_t *rk,
-						 const char *topic,
-						 char *errstr, size_t size)
+static rd_kafka_topic_partition_list_t *
+snapshot(rd_kafka_t *rk, const char *topic, char *errstr, size_t size)
 {
 	const struct rd_kafka_metadata *md = NULL;
 	rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
 	rd_kafka_topic_partition_list_t *parts = NULL;
-	rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, TIMEOUT_MS);
+	rd_kafka_resp_err_t err =
+		rd_kafka_metadata(rk, 0, rkt, &md, TIMEOUT_MS);
 
 	rd_kafka_topic_destroy(rkt);
 	if (err || md->topics[0].err) {
@@ -453,10 +459,12 @@ int ctl_replay(int argc, char **argv)
 	topic = cfg_str(&cfg, CFG_OTPFLOW_TOPIC_DEAD_LETTER);
 	snprintf(group, sizeof(group), "otpflowctl-replay-%d", (int)getpid());
 	{
-		const char *overrides[] = { "enable.auto.commit", "false", NULL };
+		const char *overrides[] = { "enable.auto.commit", "false",
+					    NULL };
 		r.ev = events_from_config(&cfg, errstr, sizeof(errstr));
 		if (r.ev)
-			r.pg = pg_connect(cfg_str(&cfg, CFG_OTPFLOW_DATABASE_URL),
+			r.pg = pg_connect(cfg_str(&cfg,
+						  CFG_OTPFLOW_DATABASE_URL),
 					  "otpflowctl", errstr, sizeof(errstr));
 		if (r.pg)
 			r.consumer = kafka_consumer_new(&cfg, group, overrides,
@@ -475,7 +483,8 @@ int ctl_replay(int argc, char **argv)
 	if (left)
 		rd_kafka_assign(r.consumer, parts);
 	while (left > 0 && !signals_stop_requested()) {
-		rd_kafka_message_t *rkm = rd_kafka_consumer_poll(r.consumer, 500);
+		rd_kafka_message_t *rkm =
+			rd_kafka_consumer_poll(r.consumer, 500);
 
 		if (!rkm)
 			continue;
@@ -492,8 +501,9 @@ int ctl_replay(int argc, char **argv)
 				left--;
 			}
 			if (r.n.scanned % 100 == 0)
-				fprintf(stderr, "replay: %lld scanned, %lld "
-						"matched\n",
+				fprintf(stderr,
+					"replay: %lld scanned, %lld "
+					"matched\n",
 					r.n.scanned, r.n.matched);
 		} else if (rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
 			fprintf(stderr, "otpflowctl replay: %s\n",
@@ -509,8 +519,8 @@ int ctl_replay(int argc, char **argv)
 	       "resent, %lld reissued, %lld already sent, %lld already "
 	       "reissued, %lld undecodable, %lld failed\n",
 	       r.o.dry_run ? " (dry run)" : "", r.n.scanned, r.n.matched,
-	       r.n.resent, r.n.reissued, r.n.already_sent,
-	       r.n.already_reissued, r.n.undecodable, r.n.failed);
+	       r.n.resent, r.n.reissued, r.n.already_sent, r.n.already_reissued,
+	       r.n.undecodable, r.n.failed);
 	rc = r.n.failed || signals_stop_requested() ? CTL_FAILED : CTL_OK;
 out:
 	if (parts)

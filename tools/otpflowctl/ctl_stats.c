@@ -52,34 +52,36 @@ static int topic_stats(rd_kafka_t *rk, const struct cfg *cfg,
 			rc = 0;
 		else
 			snprintf(errstr, errstr_size, "%s: %s", topic,
-				 rd_kafka_err2str(err ? err : md->topics[0].err));
+				 rd_kafka_err2str(err ? err :
+							md->topics[0].err));
 		if (md)
 			rd_kafka_metadata_destroy(md);
 		return rc;
 	}
 	parts = rd_kafka_topic_partition_list_new(md->topics[0].partition_cnt);
 	for (int p = 0; p < md->topics[0].partition_cnt; p++)
-		rd_kafka_topic_partition_list_add(parts, topic,
-						  md->topics[0].partitions[p].id);
+		rd_kafka_topic_partition_list_add(
+			parts, topic, md->topics[0].partitions[p].id);
 	rd_kafka_metadata_destroy(md);
 	if (ts->group) {
-		rd_kafka_conf_t *conf = kafka_conf_new(cfg, NULL, errstr,
-						       errstr_size);
+		rd_kafka_conf_t *conf =
+			kafka_conf_new(cfg, NULL, errstr, errstr_size);
 		rd_kafka_t *group = NULL;
 
-		if (conf && rd_kafka_conf_set(conf, "group.id", ts->group, errstr,
-					      errstr_size) == RD_KAFKA_CONF_OK)
+		if (conf &&
+		    rd_kafka_conf_set(conf, "group.id", ts->group, errstr,
+				      errstr_size) == RD_KAFKA_CONF_OK)
 			group = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr,
 					     errstr_size);
 		else if (conf)
 			rd_kafka_conf_destroy(conf);
-		if (!group ||
-		    rd_kafka_committed(group, parts, TIMEOUT_MS) !=
-			    RD_KAFKA_RESP_ERR_NO_ERROR) {
+		if (!group || rd_kafka_committed(group, parts, TIMEOUT_MS) !=
+				      RD_KAFKA_RESP_ERR_NO_ERROR) {
 			if (group)
 				rd_kafka_destroy(group);
 			snprintf(errstr, errstr_size,
-				 "committed offsets of %s unavailable", ts->group);
+				 "committed offsets of %s unavailable",
+				 ts->group);
 			goto out;
 		}
 		rd_kafka_destroy(group);
@@ -117,13 +119,15 @@ static int topic_stats(rd_kafka_t *rk, const struct cfg *cfg,
 				 (long long)high);
 			if (ts->group && committed >= 0)
 				snprintf(ts->detail + strlen(ts->detail),
-					 sizeof(ts->detail) - strlen(ts->detail),
+					 sizeof(ts->detail) -
+						 strlen(ts->detail),
 					 " committed %lld lag %lld\n",
 					 (long long)committed,
 					 (long long)(high - from));
 			else
 				snprintf(ts->detail + strlen(ts->detail),
-					 sizeof(ts->detail) - strlen(ts->detail),
+					 sizeof(ts->detail) -
+						 strlen(ts->detail),
 					 "%s\n",
 					 ts->group ? " nothing committed" : "");
 		}
@@ -152,9 +156,11 @@ static long long count(PGconn *conn, const char *sql, char *errstr,
 int ctl_stats(int argc, char **argv)
 {
 	struct topic_stat topics[] = {
-		{ .var = CFG_OTPFLOW_TOPIC_SIGNUP_REQUESTS, .group = "otpflow-worker" },
+		{ .var = CFG_OTPFLOW_TOPIC_SIGNUP_REQUESTS,
+		  .group = "otpflow-worker" },
 		{ .var = CFG_OTPFLOW_TOPIC_SMS_OTP, .group = "otpflow-sender" },
-		{ .var = CFG_OTPFLOW_TOPIC_SMS_OTP_RETRY, .group = "otpflow-sender" },
+		{ .var = CFG_OTPFLOW_TOPIC_SMS_OTP_RETRY,
+		  .group = "otpflow-sender" },
 		{ .var = CFG_OTPFLOW_TOPIC_SMS_SENT },
 		{ .var = CFG_OTPFLOW_TOPIC_DEAD_LETTER },
 	};
@@ -235,11 +241,13 @@ int ctl_stats(int argc, char **argv)
 		       sizeof(errstr));
 	issued = count(conn, "SELECT count(*) FROM otpflow.otp_issuance",
 		       errstr, sizeof(errstr));
-	sent = count(conn, "SELECT count(*) FROM otpflow.sms_deliveries "
-			   "WHERE status = 'sent'",
+	sent = count(conn,
+		     "SELECT count(*) FROM otpflow.sms_deliveries "
+		     "WHERE status = 'sent'",
 		     errstr, sizeof(errstr));
-	dead = count(conn, "SELECT count(*) FROM otpflow.sms_deliveries "
-			   "WHERE status = 'dead_lettered'",
+	dead = count(conn,
+		     "SELECT count(*) FROM otpflow.sms_deliveries "
+		     "WHERE status = 'dead_lettered'",
 		     errstr, sizeof(errstr));
 	if (users < 0 || outbox < 0 || issued < 0 || sent < 0 || dead < 0)
 		goto fail;

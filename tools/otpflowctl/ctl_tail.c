@@ -62,16 +62,19 @@ static void mask_record(json_t *rec)
 
 	if (phone && name && json_equal(phone, name))
 		json_object_set_new(rec, "display_name",
-				masked_phone(json_string_value(phone),
-					     json_string_length(phone), false));
-	json_object_foreach (rec, key, val) {
+				    masked_phone(json_string_value(phone),
+						 json_string_length(phone),
+						 false));
+	json_object_foreach(rec, key, val)
+	{
 		if (json_is_object(val))
 			mask_record(val);
-		else if (strcmp(key, "phone_number") == 0 && json_is_string(val))
-			json_object_set_new(rec, key,
-					    masked_phone(json_string_value(val),
-							 json_string_length(val),
-							 false));
+		else if (strcmp(key, "phone_number") == 0 &&
+			 json_is_string(val))
+			json_object_set_new(
+				rec, key,
+				masked_phone(json_string_value(val),
+					     json_string_length(val), false));
 	}
 }
 
@@ -105,8 +108,9 @@ static void print_record(struct events *ev, int type,
 			    json_string(rd_kafka_topic_name(rkm->rkt)));
 	json_object_set_new(line, "partition", json_integer(rkm->partition));
 	json_object_set_new(line, "offset", json_integer(rkm->offset));
-	json_object_set_new(line, "timestamp",
-			    json_integer(rd_kafka_message_timestamp(rkm, NULL)));
+	json_object_set_new(
+		line, "timestamp",
+		json_integer(rd_kafka_message_timestamp(rkm, NULL)));
 	json_object_set_new(line, "key",
 			    rkm->key ? masked_phone(rkm->key, rkm->key_len,
 						    unmask) :
@@ -118,12 +122,14 @@ static void print_record(struct events *ev, int type,
 	} else if (events_decode(ev, (enum events_type)type, rkm->payload,
 				 rkm->len, &rec, errstr, sizeof(errstr))) {
 		json_object_set_new(line, "error", json_string(errstr));
-		json_object_set_new(line, "value_bytes", json_integer((json_int_t)rkm->len));
+		json_object_set_new(line, "value_bytes",
+				    json_integer((json_int_t)rkm->len));
 	} else {
 		if (!unmask)
 			mask_record(rec);
-		json_object_set_new(line, "type",
-				    json_string(events_name((enum events_type)type)));
+		json_object_set_new(
+			line, "type",
+			json_string(events_name((enum events_type)type)));
 		json_object_set_new(line, "value", rec);
 	}
 	text = json_dumps(line, JSON_COMPACT | JSON_ENSURE_ASCII);
@@ -171,8 +177,9 @@ int ctl_tail(int argc, char **argv)
 		else if (argv[i][0] != '-' && !topic)
 			topic = argv[i];
 		else {
-			fprintf(stderr, "otpflowctl tail: bad argument %s "
-					"(try --help)\n",
+			fprintf(stderr,
+				"otpflowctl tail: bad argument %s "
+				"(try --help)\n",
 				argv[i]);
 			return CTL_USAGE;
 		}
@@ -206,19 +213,21 @@ int ctl_tail(int argc, char **argv)
 	}
 	{
 		rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-		rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md,
-							    METADATA_TIMEOUT_MS);
+		rd_kafka_resp_err_t err =
+			rd_kafka_metadata(rk, 0, rkt, &md, METADATA_TIMEOUT_MS);
 		rd_kafka_topic_destroy(rkt);
 		if (err || md->topic_cnt != 1 || md->topics[0].err) {
-			fprintf(stderr, "otpflowctl tail: topic %s: %s\n", topic,
-				rd_kafka_err2str(err ? err : md->topics[0].err));
+			fprintf(stderr, "otpflowctl tail: topic %s: %s\n",
+				topic,
+				rd_kafka_err2str(err ? err :
+						       md->topics[0].err));
 			goto out;
 		}
 	}
 	parts = rd_kafka_topic_partition_list_new(md->topics[0].partition_cnt);
 	for (int p = 0; p < md->topics[0].partition_cnt; p++)
-		rd_kafka_topic_partition_list_add(parts, topic,
-						  md->topics[0].partitions[p].id)
+		rd_kafka_topic_partition_list_add(
+			parts, topic, md->topics[0].partitions[p].id)
 			->offset = from_beginning ? RD_KAFKA_OFFSET_BEGINNING :
 						    RD_KAFKA_OFFSET_END;
 	eof_left = parts->cnt;

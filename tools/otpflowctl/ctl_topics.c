@@ -85,11 +85,14 @@ static int create_missing(rd_kafka_t *rk, const struct cfg *cfg,
 
 		rc = 0;
 		for (size_t i = 0; i < cnt; i++) {
-			rd_kafka_resp_err_t err = rd_kafka_topic_result_error(tr[i]);
-			if (err && err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+			rd_kafka_resp_err_t err =
+				rd_kafka_topic_result_error(tr[i]);
+			if (err &&
+			    err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
 				fprintf(stderr, "otpflowctl topics: %s: %s\n",
 					rd_kafka_topic_result_name(tr[i]),
-					rd_kafka_topic_result_error_string(tr[i]));
+					rd_kafka_topic_result_error_string(
+						tr[i]));
 				rc = -1;
 			} else {
 				printf("created %s\n",
@@ -138,8 +141,9 @@ int ctl_topics(int argc, char **argv)
 		else if (strcmp(argv[i], "--retention-ms") == 0 && val)
 			retention_ms = argv[++i];
 		else {
-			fprintf(stderr, "otpflowctl topics: bad argument %s "
-					"(try --help)\n",
+			fprintf(stderr,
+				"otpflowctl topics: bad argument %s "
+				"(try --help)\n",
 				argv[i]);
 			return CTL_USAGE;
 		}
@@ -157,8 +161,8 @@ int ctl_topics(int argc, char **argv)
 		return CTL_USAGE;
 	}
 	{
-		rd_kafka_conf_t *conf = kafka_conf_new(&cfg, NULL, errstr,
-						       sizeof(errstr));
+		rd_kafka_conf_t *conf =
+			kafka_conf_new(&cfg, NULL, errstr, sizeof(errstr));
 		if (conf) {
 			rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr,
 					  sizeof(errstr));
@@ -192,7 +196,9 @@ int ctl_topics(int argc, char **argv)
 		if (rd_kafka_metadata(rk, 1, NULL, &md, ADMIN_TIMEOUT_MS))
 			break;
 		for (int i = 0; i < NTOPICS; i++)
-			missing += partitions_of(md, cfg_str(&cfg, topic_vars[i])) < 0;
+			missing += partitions_of(md,
+						 cfg_str(&cfg, topic_vars[i])) <
+				   0;
 		if (!missing)
 			break;
 		rd_kafka_poll(rk, 100);

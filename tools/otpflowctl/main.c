@@ -12,12 +12,14 @@ static const struct {
 	const char *summary;
 } commands[] = {
 	{ "migrate", ctl_migrate, "apply the database migrations" },
-	{ "config", ctl_config, "check the configuration; --markdown: reference" },
+	{ "config", ctl_config,
+	  "check the configuration; --markdown: reference" },
 	{ "keygen", ctl_keygen, "make a key pair for the sealed OTP" },
 	{ "topics", ctl_topics, "create missing otpflow topics and list them" },
 	{ "tail", ctl_tail, "print an otpflow topic as JSON lines" },
 	{ "stats", ctl_stats, "offsets, lag, counts and their reconciliation" },
-	{ "replay", ctl_replay, "send dead-lettered codes again (or fresh ones)" },
+	{ "replay", ctl_replay,
+	  "send dead-lettered codes again (or fresh ones)" },
 };
 
 static void usage(FILE *out)
