@@ -100,14 +100,14 @@ static bool parse_bool(const char *s, long long *out)
 	return false;
 }
 
-static bool parse_int(const char *s, long long *out)
+bool cfg_parse_int(const char *s, long long min, long long max, long long *out)
 {
 	char *end;
 	long long n;
 
 	errno = 0;
 	n = strtoll(s, &end, 10);
-	if (errno || end == s || *end || n < 0 || n > 2147483647LL)
+	if (errno || end == s || *end || n < min || n > max)
 		return false;
 	*out = n;
 	return true;
@@ -169,7 +169,7 @@ static void load_one(struct cfg *cfg, enum cfg_id id)
 		ok = parse_bool(text, &val->num);
 		break;
 	case CFG_T_INT:
-		ok = parse_int(text, &val->num);
+		ok = cfg_parse_int(text, 0, 2147483647LL, &val->num);
 		break;
 	case CFG_T_DURATION:
 		ok = cfg_parse_duration(text, &val->num);

@@ -83,6 +83,12 @@ char *const *cfg_list(const struct cfg *cfg, enum cfg_id id);
 bool cfg_list_has(const struct cfg *cfg, enum cfg_id id, const char *item);
 
 /*
+ * Parses a decimal integer in [min, max] (the whole string, no sign
+ * tricks). False on anything else, *out untouched.
+ */
+bool cfg_parse_int(const char *s, long long min, long long max, long long *out);
+
+/*
  * Parses a duration such as "250ms", "10s", "5m", "1h" or "1h30m" into
  * milliseconds. False on anything else.
  */

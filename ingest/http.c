@@ -238,7 +238,7 @@ static void count_status(unsigned status)
 {
 	/* Compared as numbers: no formatting on every answer. */
 	for (size_t i = 0; status_labels[i]; i++) {
-		if ((unsigned)atoi(status_labels[i]) == status) {
+		if (strtoul(status_labels[i], NULL, 10) == status) {
 			metrics_inc(m.responses, i, 1);
 			break;
 		}

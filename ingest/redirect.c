@@ -410,7 +410,7 @@ static int entry_init(struct redirect_entry *e, const char *s, size_t len,
 		suffix = "**";
 	else
 		suffix = "/**";
-	strcpy(e->text + len, suffix);
+	memcpy(e->text + len, suffix, strlen(suffix) + 1);
 	e->u.path.n = strlen(e->u.path.p);
 	ret = 0;
 out:

@@ -354,7 +354,7 @@ static void dump_real(struct jsonbuf *jb, double v)
 		if (*s != '.' && nd < sizeof(digits) - 1)
 			digits[nd++] = *s;
 	digits[nd] = '\0';
-	exp = *s ? atoi(s + 1) : 0;
+	exp = *s ? (int)strtol(s + 1, NULL, 10) : 0;
 	if (sci[0] == '-')
 		num[used++] = '-';
 	if (exp < 0) {

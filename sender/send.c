@@ -631,7 +631,7 @@ static int db_exec(struct sender *s, const char *sql, int n,
 	if (cls == PG_OK) {
 		rows = PQresultStatus(res) == PGRES_TUPLES_OK ?
 			       PQntuples(res) :
-			       atoi(PQcmdTuples(res));
+			       (int)strtol(PQcmdTuples(res), NULL, 10);
 		db_succeeded(s);
 	} else {
 		db_failed(s, res);

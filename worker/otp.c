@@ -41,7 +41,7 @@ bool otp_hash(const char *code, int cost, char out[OTP_HASH_SIZE])
 		explicit_bzero(&data, sizeof(data));
 		return false;
 	}
-	strcpy(out, h);
+	memcpy(out, h, strlen(h) + 1);
 	/* crypt_data holds the plaintext code: wipe it. */
 	explicit_bzero(&data, sizeof(data));
 	return true;

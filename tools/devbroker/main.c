@@ -34,7 +34,7 @@ int main(int argc, char **argv)
 					      CFG_OTPFLOW_TOPIC_SMS_OTP_RETRY,
 					      CFG_OTPFLOW_TOPIC_SMS_SENT,
 					      CFG_OTPFLOW_TOPIC_DEAD_LETTER };
-	int partitions = 6;
+	long long partitions = 6;
 	char errstr[512];
 	rd_kafka_conf_t *conf;
 	rd_kafka_t *rk;
@@ -51,7 +51,8 @@ int main(int argc, char **argv)
 			return 0;
 		} else if (strcmp(argv[i], "--partitions") == 0 &&
 			   i + 1 < argc) {
-			partitions = atoi(argv[++i]);
+			if (!cfg_parse_int(argv[++i], 1, 1000, &partitions))
+				partitions = 0; /* reported below */
 		} else {
 			fputs(usage, stderr);
 			return 2;
@@ -88,7 +89,7 @@ int main(int argc, char **argv)
 	}
 	for (size_t i = 0; i < sizeof(topics) / sizeof(*topics); i++)
 		rd_kafka_mock_topic_create(mc, cfg_str(&cfg, topics[i]),
-					   partitions, 1);
+					   (int)partitions, 1);
 	printf("%s\n", rd_kafka_mock_cluster_bootstraps(mc));
 	fflush(stdout);
 

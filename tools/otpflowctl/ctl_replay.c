@@ -184,7 +184,7 @@ static void replay_one(struct replay *r, const rd_kafka_message_t *rkm)
 	char errstr[256], where[128], masked[PHONE_MAX + 8], tp_in[64],
 		tp[IDS_TRACEPARENT_SIZE], count_in[16];
 	const char *otp_id, *phone, *action;
-	long long last_attempt, expires;
+	long long last_attempt, expires, previous;
 	int count;
 
 	r->n.scanned++;
@@ -213,9 +213,11 @@ static void replay_one(struct replay *r, const rd_kafka_message_t *rkm)
 		goto out;
 	r->n.matched++;
 	phone_mask(phone, masked, sizeof(masked));
-	count = atoi(header(rkm, "x-replay-count", count_in,
-			    sizeof(count_in))) +
-		1;
+	if (!cfg_parse_int(header(rkm, "x-replay-count", count_in,
+				  sizeof(count_in)),
+			   0, 1000000, &previous))
+		previous = 0;
+	count = (int)previous + 1;
 	ids_traceparent_child(header(rkm, "traceparent", tp_in, sizeof(tp_in)),
 			      tp);
 

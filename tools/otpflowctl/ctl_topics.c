@@ -112,7 +112,7 @@ out:
 
 int ctl_topics(int argc, char **argv)
 {
-	int partitions = 6, replication = -1;
+	long long partitions = 6, replication = -1;
 	const char *retention_ms = NULL;
 	const struct rd_kafka_metadata *md = NULL;
 	rd_kafka_t *rk = NULL;
@@ -134,11 +134,13 @@ int ctl_topics(int argc, char **argv)
 	}
 	for (int i = 0; i < argc; i++) {
 		const char *val = i + 1 < argc ? argv[i + 1] : NULL;
-		if (strcmp(argv[i], "--partitions") == 0 && val)
-			partitions = atoi(argv[++i]);
-		else if (strcmp(argv[i], "--replication") == 0 && val)
-			replication = atoi(argv[++i]);
-		else if (strcmp(argv[i], "--retention-ms") == 0 && val)
+		if (strcmp(argv[i], "--partitions") == 0 && val) {
+			if (!cfg_parse_int(argv[++i], 1, 10000, &partitions))
+				partitions = 0; /* reported below */
+		} else if (strcmp(argv[i], "--replication") == 0 && val) {
+			if (!cfg_parse_int(argv[++i], 1, 1000, &replication))
+				replication = 0; /* reported below */
+		} else if (strcmp(argv[i], "--retention-ms") == 0 && val)
 			retention_ms = argv[++i];
 		else {
 			fprintf(stderr,
@@ -181,7 +183,8 @@ int ctl_topics(int argc, char **argv)
 			rd_kafka_err2str(err));
 		goto out;
 	}
-	if (create_missing(rk, &cfg, md, partitions, replication, retention_ms))
+	if (create_missing(rk, &cfg, md, (int)partitions, (int)replication,
+			   retention_ms))
 		goto out;
 	rd_kafka_metadata_destroy(md);
 	md = NULL;
