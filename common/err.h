@@ -1,5 +1,5 @@
 /*
- * The API error table (SPEC §1.2): every error ingest can answer, with its
+ * The API error table (docs/api.md §1.2): every error ingest can answer, with its
  * code string, default HTTP status and Nhost's message text. The enum, the
  * lookups and the JSON body all derive from OTPFLOW_API_ERRORS.
  */
@@ -38,7 +38,7 @@ const char *api_err_message(enum api_err e);
 
 /*
  * True for the errors AUTH_CONCEAL_ERRORS hides behind a generic 400
- * invalid-request (those of SPEC §1.2 that Nhost treats as sensitive).
+ * invalid-request (those of docs/api.md §1.2 that Nhost treats as sensitive).
  */
 bool api_err_is_sensitive(enum api_err e);
 

@@ -1,5 +1,5 @@
 /*
- * The otpflow events on Kafka (SPEC §2): the Avro schemas compiled in from
+ * The otpflow events on Kafka (docs/api.md §2): the Avro schemas compiled in from
  * schemas/ (one .avsc per event), and their encoding in the Confluent wire format (0x00,
  * 4-byte big-endian schema id, Avro binary).
  *

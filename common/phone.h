@@ -1,5 +1,5 @@
 /*
- * Phone numbers (SPEC §1.3): the normalised E.164 form that otpflow stores,
+ * Phone numbers (docs/api.md §1.3): the normalised E.164 form that otpflow stores,
  * keys Kafka records by and sends SMS to; the country-prefix allow list that
  * guards against SMS pumping; and the masked form, the only one logs may show.
  * Pure functions over caller buffers: no allocation, no global state.

@@ -1,5 +1,5 @@
 /*
- * options.displayName validation (SPEC §1.2 row 9): valid UTF-8, 1 to 32 code
+ * options.displayName validation (docs/api.md §1.2 row 9): valid UTF-8, 1 to 32 code
  * points, each one a letter, number or symbol by Unicode general category or
  * one of " ,.'-" -- Nhost's ^[\p{L}\p{N}\p{S} ,.'-]+$ with maxLength 32.
  * Also the small strict UTF-8 decoder it is built on, for other checks that

@@ -9,7 +9,7 @@
  *                encoding, produce; the connection is then suspended
  *   resume       the delivery report resumed it: 200 "OK" or 503
  *
- * It also owns the slow-client deadline (SPEC §1.7). MHD's connection
+ * It also owns the slow-client deadline (docs/api.md §1.7). MHD's connection
  * timeout only closes a connection that stays silent that long, so a client
  * sending one byte per second would hold it open for ever (slowloris). Each
  * connection therefore also has a deadline, armed when it starts waiting
@@ -298,7 +298,7 @@ static enum MHD_Result reply_error(struct MHD_Connection *conn, enum api_err e,
 		     body, len, hname, hval);
 }
 
-/* --- Checks before the body (SPEC §1.2 rows 3-6) ----------------------- */
+/* --- Checks before the body (docs/api.md §1.2 rows 3-6) ----------------------- */
 
 static bool is_json_content_type(const char *ct)
 {

@@ -1,5 +1,5 @@
 /*
- * Ingest's HTTP server (libmicrohttpd): routing, the checks of SPEC §1.2
+ * Ingest's HTTP server (libmicrohttpd): routing, the checks of docs/api.md §1.2
  * that precede body validation, body reading with its cap, and the
  * request lifecycle around Kafka — a signup connection is suspended while
  * its record is in flight and resumed by the delivery report, so no thread

@@ -1,5 +1,5 @@
 /*
- * Per-client-IP rate limits for ingest (SPEC §1.4), counted the way Nhost
+ * Per-client-IP rate limits for ingest (docs/api.md §1.4), counted the way Nhost
  * Auth counts them (services/auth/go/middleware/ratelimit/sliding_window.go):
  * a sliding-window estimate over two fixed windows aligned on multiples of
  * the interval since the epoch. A request at elapsed time e into window w is

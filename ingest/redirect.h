@@ -1,5 +1,5 @@
 /*
- * redirectTo allow-list matching, as Nhost Auth does it (SPEC §1.5). The list
+ * redirectTo allow-list matching, as Nhost Auth does it (docs/api.md §1.5). The list
  * is AUTH_CLIENT_URL followed by AUTH_ACCESS_CONTROL_ALLOWED_REDIRECT_URLS;
  * it is parsed once at startup and then only read, so one list may be shared
  * by every request thread.

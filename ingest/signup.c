@@ -1,5 +1,5 @@
 /*
- * Sign-up request validation (SPEC §1.2 rows 7-13): the JSON parse with
+ * Sign-up request validation (docs/api.md §1.2 rows 7-13): the JSON parse with
  * strict settings (duplicate keys, U+0000, bad UTF-8 and trailing data are
  * refused), Nhost's request schema (SignUpOptions in Nhost's openapi.yaml:
  * additionalProperties false, no field nullable), the phone, display name,
@@ -571,7 +571,7 @@ int signup_validate(const struct signup_policy *p, const char *body, size_t len,
 		goto out;
 	options = json_object_get(root, "options");
 
-	/* Row 8: the phone number (SPEC §1.3). */
+	/* Row 8: the phone number (docs/api.md §1.3). */
 	phone_v = json_object_get(root, "phoneNumber");
 	if (!phone_v) {
 		fail_invalid(p, error, "phoneNumber is required");

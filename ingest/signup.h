@@ -1,5 +1,5 @@
 /*
- * The request validator of POST /signup/passwordless/sms (SPEC §1.2 rows
+ * The request validator of POST /signup/passwordless/sms (docs/api.md §1.2 rows
  * 7-13): parses the body, checks it against Nhost's schema and policy, and
  * turns it into the SignupRequested fields with Nhost's defaults applied.
  * Pure: no I/O, no logging, no global state. The policy is built once from
@@ -67,7 +67,7 @@ struct signup_error {
 
 /*
  * Parse and validate the len bytes at body (need not be NUL-terminated; may
- * be NULL only when len is 0). Checks run in the order of SPEC §1.2 and the
+ * be NULL only when len is 0). Checks run in the order of docs/api.md §1.2 and the
  * first failure wins.
  *
  * On success returns 0 and stores in *out a new jansson object (the caller

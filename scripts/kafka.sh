@@ -18,7 +18,7 @@
 # OTPFLOW_BROKER_HEAP (512m), OTPFLOW_BROKER_JVM_OPTS (extra JVM flags),
 # OTPFLOW_BROKER_START_TIMEOUT (90 s), OTPFLOW_BROKER_FETCH_TIMEOUT (900 s).
 # Not OTPFLOW_KAFKA_*: the services pass every OTPFLOW_KAFKA_<X> to librdkafka
-# as property <x> (SPEC section 7), so e.g. OTPFLOW_KAFKA_PORT would break them.
+# as property <x> (docs/api.md §7), so e.g. OTPFLOW_KAFKA_PORT would break them.
 # OTPFLOW_KAFKA_VERSION/_PORT/_PARTITIONS are still read, with a warning, when
 # the OTPFLOW_BROKER_ name is unset.
 #

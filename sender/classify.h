@@ -1,5 +1,5 @@
 /*
- * The one place where a provider outcome is classified (SPEC §4): success,
+ * The one place where a provider outcome is classified (docs/api.md §4): success,
  * transient (retry later), permanent (dead letter at once) or config
  * (provider refuses our credentials: pause, do not dead-letter). The
  * decision is a table of rules, built in and overridable from

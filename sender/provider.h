@@ -1,5 +1,5 @@
 /*
- * SMS providers (SPEC §4): how one SMS becomes an HTTP request and how the
+ * SMS providers (docs/api.md §4): how one SMS becomes an HTTP request and how the
  * answer becomes an sms_outcome. twilio (Messages API form POST, Basic
  * auth), modica (Mobile Gateway REST v2, as Nhost: JSON POST, Basic auth,
  * 202), webhook (generic POST from a body template) and dev (a JSON line

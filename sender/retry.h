@@ -1,5 +1,5 @@
 /*
- * Retry policy (SPEC §4): exponential backoff with jitter, honouring the
+ * Retry policy (docs/api.md §4): exponential backoff with jitter, honouring the
  * provider's Retry-After, bounded by the attempt budget and by the code's
  * expiry; and the Spring Kafka header encodings the retry and dead-letter
  * topics carry (retry_topic-attempts: 4-byte big-endian int;

@@ -1,5 +1,5 @@
 /*
- * The sending engine (SPEC §4): one thread runs a loop over the Kafka
+ * The sending engine (docs/api.md §4): one thread runs a loop over the Kafka
  * consumer (sms-otp, sms-otp-retry), libcurl's multi handle and the
  * producer's delivery reports. Every consumed record becomes a job that
  * ends in exactly one outcome record (sms-sent, sms-otp-retry or

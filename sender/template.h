@@ -1,5 +1,5 @@
 /*
- * SMS templates (SPEC §4): templates/<locale>/sms-otp.txt with a ${code}
+ * SMS templates (docs/api.md §4): templates/<locale>/sms-otp.txt with a ${code}
  * placeholder. Every locale folder is loaded once at startup, so rendering
  * never touches the disk; a record's locale without a template falls back to
  * the default locale, whose template must exist (a startup error otherwise).

@@ -23,7 +23,7 @@
 -- Nhost's later migrations 00023-00027 (users.otp_attempts,
 -- new_phone_number, pending_sms_deanonymize_options, totp_attempts,
 -- totp_locked_until) are not mirrored: they are newer than the schema this
--- project targets (SPEC section 6), and on a shared database Nhost adds them
+-- project targets (docs/api.md §6), and on a shared database Nhost adds them
 -- itself.
 --
 -- Every object is created behind a catalogue check rather than with a bare

@@ -1,6 +1,6 @@
 /*
  * libFuzzer target: the request parser/validator of ingest (rows 7-13 of
- * SPEC §1.2) with a policy that enables every check, and, when a body is
+ * docs/api.md §1.2) with a policy that enables every check, and, when a body is
  * accepted, its Avro encoding and decoding.
  */
 #include <stdint.h>

@@ -1,5 +1,5 @@
 /*
- * common/phone: normalisation to E.164 (SPEC §1.3), the country-prefix allow
+ * common/phone: normalisation to E.164 (docs/api.md §1.3), the country-prefix allow
  * list and the masked form used in logs.
  */
 #include <string.h>

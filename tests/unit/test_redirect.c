@@ -1,10 +1,10 @@
 /*
- * ingest/redirect: redirectTo allow-list matching (SPEC §1.5).
+ * ingest/redirect: redirectTo allow-list matching (docs/api.md §1.5).
  *
  * The first three groups are Nhost Auth's own table, TestValidateRedirectTo
  * in services/auth/go/controller/validator_test.go of nhost/nhost (every
  * allowed URL, redirectTo and expected answer carried over); the rest are
- * the SPEC's examples and otpflow's stricter refusals.
+ * the examples of docs/api.md §1.5 and otpflow's stricter refusals.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -150,7 +150,7 @@ static void test_nhost_empty(void)
 	redirect_list_free(&rl);
 }
 
-/* SPEC §1.5. */
+/* docs/api.md §1.5. */
 static void test_spec(void)
 {
 	static const char *const entries[] = {

@@ -1,5 +1,5 @@
 /*
- * ingest/signup: the request validator of SPEC §1.2 rows 7-13. Each case
+ * ingest/signup: the request validator of docs/api.md §1.2 rows 7-13. Each case
  * asserts what goes on the wire (error code, status, that the message names
  * the field without echoing the value) and that nothing is produced on a
  * refusal; accepted bodies are checked field by field and encoded with the

@@ -3,7 +3,7 @@
  * per topic (end - start offsets) and the committed lag of the worker and
  * sender groups. Postgres side: users, request outcomes, pending outbox
  * rows, issued / sent / dead-lettered codes. Then the reconciliation of
- * SPEC §5:
+ * docs/api.md §5:
  *
  *   accepted = created + existing + dropped + reissued   (+ worker lag)
  *   issued   = sent + dead-lettered                      (+ in flight)
