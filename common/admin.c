@@ -1,14 +1,13 @@
 /* Admin endpoints over libmicrohttpd (see admin.h). */
 #include "admin.h"
 
-#include <arpa/inet.h>
-#include <microhttpd.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-#include "metrics.h"
+#include "addr.h"
+#include "httpd.h"
 
 struct admin {
 	struct MHD_Daemon *d;
@@ -16,20 +15,11 @@ struct admin {
 	void *arg;
 };
 
-static enum MHD_Result send_text(struct MHD_Connection *conn, unsigned status,
-				 const char *ctype, const char *body,
-				 size_t len)
+static enum MHD_Result text(struct MHD_Connection *conn, unsigned status,
+			    const char *body)
 {
-	struct MHD_Response *r = MHD_create_response_from_buffer(
-		len, (void *)body, MHD_RESPMEM_MUST_COPY);
-	enum MHD_Result ret;
-
-	if (!r)
-		return MHD_NO;
-	MHD_add_response_header(r, "Content-Type", ctype);
-	ret = MHD_queue_response(conn, status, r);
-	MHD_destroy_response(r);
-	return ret;
+	return httpd_reply(conn, status, "text/plain", body, strlen(body),
+			   NULL);
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
@@ -48,83 +38,57 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
 		return MHD_YES;
 	}
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-		return send_text(conn, 405, "text/plain",
-				 "method not allowed\n", 19);
+		return text(conn, 405, "method not allowed\n");
 	if (strcmp(url, "/healthz") == 0)
-		return send_text(conn, 200, "text/plain", "ok\n", 3);
+		return text(conn, 200, "ok\n");
 	if (strcmp(url, "/readyz") == 0) {
 		char why[256] = "";
 		char body[300];
 		bool ok = !a->ready || a->ready(a->arg, why, sizeof(why));
-		int n = snprintf(body, sizeof(body), "%s%s%s\n",
-				 ok ? "ready" : "not ready", why[0] ? ": " : "",
-				 why);
-		return send_text(conn, ok ? 200 : 503, "text/plain", body,
-				 (size_t)n < sizeof(body) ? (size_t)n :
-							    sizeof(body) - 1);
+
+		snprintf(body, sizeof(body), "%s%s%s\n",
+			 ok ? "ready" : "not ready", why[0] ? ": " : "", why);
+		return text(conn, ok ? 200 : 503, body);
 	}
 	if (strcmp(url, "/metrics") == 0) {
-		size_t cap = metrics_render_bound();
-		char *buf = malloc(cap ? cap : 1);
+		char *buf = NULL;
+		size_t len = httpd_metrics_text(&buf);
 		enum MHD_Result ret;
-		size_t len;
 
 		if (!buf)
-			return send_text(conn, 500, "text/plain", "oom\n", 4);
-		len = metrics_render(buf, cap ? cap : 1);
-		ret = send_text(conn, 200,
-				"text/plain; version=0.0.4; charset=utf-8", buf,
-				len);
+			return text(conn, 500, "out of memory\n");
+		ret = httpd_reply(conn, 200, HTTPD_METRICS_TYPE, buf, len,
+				  NULL);
 		free(buf);
 		return ret;
 	}
-	return send_text(conn, 404, "text/plain", "not found\n", 10);
+	return text(conn, 404, "not found\n");
 }
 
 struct admin *admin_start(const char *address, admin_ready_fn ready, void *arg,
 			  char *errstr, size_t errstr_size)
 {
 	struct admin *a = calloc(1, sizeof(*a));
-	struct addrinfo hints = { .ai_family = AF_INET,
-				  .ai_socktype = SOCK_STREAM };
-	struct addrinfo *res = NULL;
-	char host[256];
-	const char *colon = strrchr(address, ':');
-	int gai;
+	int fd = -1;
 
 	if (!a) {
 		snprintf(errstr, errstr_size, "out of memory");
 		return NULL;
 	}
-	if (!colon || colon == address ||
-	    (size_t)(colon - address) >= sizeof(host)) {
-		snprintf(errstr, errstr_size,
-			 "admin address '%s': want "
-			 "host:port",
-			 address);
+	fd = addr_listen(address, errstr, errstr_size);
+	if (fd < 0)
 		goto fail;
-	}
-	memcpy(host, address, (size_t)(colon - address));
-	host[colon - address] = '\0';
-	gai = getaddrinfo(host, colon + 1, &hints, &res);
-	if (gai != 0 || !res) {
-		snprintf(errstr, errstr_size, "admin address '%s': %s", address,
-			 gai_strerror(gai));
-		goto fail;
-	}
 	a->ready = ready;
 	a->arg = arg;
 	a->d = MHD_start_daemon(
 		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL,
-		NULL, handle, a, MHD_OPTION_SOCK_ADDR, res->ai_addr,
+		NULL, handle, a, MHD_OPTION_LISTEN_SOCKET, fd,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)64, MHD_OPTION_END);
-	freeaddrinfo(res);
 	if (!a->d) {
-		snprintf(errstr, errstr_size,
-			 "admin address '%s': cannot "
-			 "listen",
+		snprintf(errstr, errstr_size, "%s: cannot start the server",
 			 address);
+		close(fd);
 		goto fail;
 	}
 	return a;
@@ -137,6 +101,6 @@ void admin_stop(struct admin *a)
 {
 	if (!a)
 		return;
-	MHD_stop_daemon(a->d);
+	MHD_stop_daemon(a->d); /* closes the listening socket too */
 	free(a);
 }

@@ -46,6 +46,7 @@ extern const struct cfg_var cfg_vars[CFG__COUNT];
 struct cfg_value {
 	char *str; /* owned; the raw text (env or default); NULL if none */
 	bool from_env;
+	bool invalid; /* did not parse (reported) */
 	long long num; /* BOOL: 0/1, INT: value, DURATION: milliseconds */
 	char **list; /* LIST: owned NULL-terminated items, trimmed, no empties */
 	size_t list_len;
@@ -62,10 +63,19 @@ struct cfg {
 
 /*
  * Reads every variable the user's binary uses from the environment. Problems
- * (missing required, unparsable values) are collected in cfg->errors; the
- * return value is their count. Call cfg_free() in every case.
+ * (missing required, unparsable values, and once everything parsed the
+ * limits of config_vars.h: ranges, allowed words, order) are collected in
+ * cfg->errors; the return value is their count. Call cfg_free() in every
+ * case.
  */
 int cfg_load(struct cfg *cfg, unsigned user);
+
+/*
+ * The limits config_vars.h sets on id, as text ("1 to 10000", "one of
+ * twilio, modica, ..."), or "" when it has none. Thread-local storage,
+ * valid until the next call.
+ */
+const char *cfg_allowed_text(enum cfg_id id);
 
 /* Records one more problem (for a binary's own cross-field checks). */
 void cfg_error(struct cfg *cfg, const char *fmt, ...)

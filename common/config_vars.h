@@ -11,6 +11,10 @@
  *   CFG_CTL, CFG_DEVBROKER
  *   FLAGS: CFG_SECRET or 0
  *
+ * Limits live beside the table, in the three lists after it (ranges,
+ * allowed values, order between two variables): every binary checks them
+ * at start with the rest, and docs/configuration.md shows them.
+ *
  * Nhost's AUTH_* names are used for every concept Nhost has.
  * librdkafka properties pass through as OTPFLOW_KAFKA_<PROPERTY> (see
  * kafka.h); the bootstrap servers are listed here for their default.
@@ -218,4 +222,50 @@
 	X(OTPFLOW_REPLAY_MIN_VALIDITY, DURATION, "60s", CFG_CTL, 0, 0,         \
 	  "replay re-sends a dead-lettered code only if it stays valid this "  \
 	  "long; otherwise it asks the worker for a fresh one.")
+
+/*
+ * R(NAME, MIN, MAX): an INT variable's number, or a DURATION's milliseconds,
+ * must lie in [MIN, MAX].
+ */
+#define OTPFLOW_CONFIG_RANGES(R)                                               \
+	R(OTPFLOW_SCHEMA_REGISTRY_TIMEOUT, 100, 60000)                         \
+	R(OTPFLOW_MAX_BODY_BYTES, 16, 16777216)                                \
+	R(OTPFLOW_ACCEPT_TIMEOUT_MS, 100, 600000)                              \
+	R(OTPFLOW_CONNECTION_TIMEOUT, 0, 3600000)                              \
+	R(OTPFLOW_MAX_CONNECTIONS, 1, 1000000)                                 \
+	R(OTPFLOW_MAX_CONNECTIONS_PER_IP, 1, 1000000)                          \
+	R(OTPFLOW_RATE_LIMIT_MAX_CLIENTS, 1, 16777216)                         \
+	R(AUTH_RATE_LIMIT_GLOBAL_BURST, 0, 1073741824)                         \
+	R(AUTH_RATE_LIMIT_GLOBAL_INTERVAL, 1, 4294967296LL)                    \
+	R(AUTH_RATE_LIMIT_SMS_BURST, 0, 1073741824)                            \
+	R(AUTH_RATE_LIMIT_SMS_INTERVAL, 1, 4294967296LL)                       \
+	R(AUTH_RATE_LIMIT_SIGNUPS_BURST, 0, 1073741824)                        \
+	R(AUTH_RATE_LIMIT_SIGNUPS_INTERVAL, 1, 4294967296LL)                   \
+	R(OTPFLOW_OTP_TTL, 1000, 86400000)                                     \
+	R(OTPFLOW_OTP_BCRYPT_COST, 4, 31)                                      \
+	R(OTPFLOW_OTP_COOLDOWN, 0, 86400000)                                   \
+	R(OTPFLOW_OTP_MAX_PER_HOUR, 1, 1000)                                   \
+	R(OTPFLOW_WORKER_BATCH_SIZE, 1, 10000)                                 \
+	R(OTPFLOW_WORKER_BATCH_TIMEOUT, 0, 10000)                              \
+	R(OTPFLOW_WORKER_HASH_THREADS, 0, 256)                                 \
+	R(OTPFLOW_SMS_MAX_IN_FLIGHT, 1, 65536)                                 \
+	R(OTPFLOW_SMS_MAX_PENDING, 1, 10000000)                                \
+	R(OTPFLOW_SMS_CONNECT_TIMEOUT, 1, 300000)                              \
+	R(OTPFLOW_SMS_TIMEOUT, 1, 600000)                                      \
+	R(OTPFLOW_SMS_MAX_ATTEMPTS, 1, 1000)                                   \
+	R(OTPFLOW_SMS_BACKOFF_INITIAL, 1, 3600000)                             \
+	R(OTPFLOW_SMS_BACKOFF_MAX, 1, 86400000)                                \
+	R(OTPFLOW_SMS_EXPIRY_MARGIN, 0, 3600000)                               \
+	R(OTPFLOW_SMS_PAUSE_PROBE, 100, 3600000)                               \
+	R(OTPFLOW_REPLAY_MIN_VALIDITY, 0, 86400000)
+
+/* C(NAME, "a b c"): a STR variable must be one of the listed words. */
+#define OTPFLOW_CONFIG_CHOICES(C)                                              \
+	C(OTPFLOW_LOG_LEVEL, "debug info warn error")                          \
+	C(OTPFLOW_SMS_PROVIDER, "twilio modica webhook dev")
+
+/* O(LOW, HIGH): LOW's value must not exceed HIGH's (same type). */
+#define OTPFLOW_CONFIG_ORDERS(O)                                               \
+	O(OTPFLOW_SMS_BACKOFF_INITIAL, OTPFLOW_SMS_BACKOFF_MAX)                \
+	O(OTPFLOW_SMS_MAX_IN_FLIGHT, OTPFLOW_SMS_MAX_PENDING)
 /* clang-format on */

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "utf8.h"
+
 void jsonbuf_init(struct jsonbuf *jb, char *buf, size_t cap)
 {
 	jb->buf = buf;
@@ -29,35 +31,6 @@ static void put(struct jsonbuf *jb, const char *p, size_t n)
 void jsonbuf_raw(struct jsonbuf *jb, const char *text)
 {
 	put(jb, text, strlen(text));
-}
-
-/* Length of the valid UTF-8 sequence at s (n bytes left), or 0 if invalid. */
-static size_t utf8_seq_len(const unsigned char *s, size_t n)
-{
-	size_t len;
-	unsigned cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xC2 && s[0] <= 0xDF)
-		len = 2, cp = s[0] & 0x1F;
-	else if (s[0] >= 0xE0 && s[0] <= 0xEF)
-		len = 3, cp = s[0] & 0x0F;
-	else if (s[0] >= 0xF0 && s[0] <= 0xF4)
-		len = 4, cp = s[0] & 0x07;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3F);
-	}
-	if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-	    (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
-		return 0;
-	return len;
 }
 
 void jsonbuf_strn(struct jsonbuf *jb, const char *s, size_t n)
@@ -87,7 +60,9 @@ void jsonbuf_strn(struct jsonbuf *jb, const char *s, size_t n)
 			put(jb, esc, 6);
 			i++;
 		} else {
-			size_t len = utf8_seq_len(p + i, n - i);
+			uint32_t cp;
+			size_t len = utf8_decode(s + i, n - i, &cp);
+
 			if (len) {
 				put(jb, s + i, len);
 				i += len;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -170,8 +171,10 @@ static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
 }
 
 rd_kafka_t *kafka_consumer_new(const struct cfg *cfg, const char *group,
-			       const char *const *overrides, char *errstr,
-			       size_t errstr_size)
+			       const char *const *topics,
+			       const char *const *overrides,
+			       kafka_rebalance_fn rebalance, void *opaque,
+			       char *errstr, size_t errstr_size)
 {
 	rd_kafka_conf_t *conf =
 		kafka_conf_new(cfg, overrides, errstr, errstr_size);
@@ -181,7 +184,11 @@ rd_kafka_t *kafka_consumer_new(const struct cfg *cfg, const char *group,
 					       "false",
 					       "auto.offset.reset",
 					       "earliest",
+					       "statistics.interval.ms",
+					       "5000",
 					       NULL };
+	rd_kafka_topic_partition_list_t *subs;
+	rd_kafka_resp_err_t err;
 	rd_kafka_t *rk;
 	char why[512];
 
@@ -189,22 +196,96 @@ rd_kafka_t *kafka_consumer_new(const struct cfg *cfg, const char *group,
 		return NULL;
 	for (const char *const *o = consumer_props; *o; o += 2)
 		rd_kafka_conf_set(conf, o[0], o[1], why, sizeof(why));
-	if (!lag_gauge) {
-		/* A daemon has one consumer; metrics register at startup. */
+	if (!lag_gauge) /* registered once, at the first consumer's start */
 		lag_gauge = metrics_gauge("otpflow_consumer_lag_messages",
 					  "Records behind the end of the "
 					  "partitions this consumer holds.");
-		rd_kafka_conf_set(conf, "statistics.interval.ms", "5000", why,
-				  sizeof(why));
-		rd_kafka_conf_set_stats_cb(conf, on_stats);
-	}
+	rd_kafka_conf_set_stats_cb(conf, on_stats);
+	if (rebalance)
+		rd_kafka_conf_set_rebalance_cb(conf, rebalance);
+	rd_kafka_conf_set_opaque(conf, opaque);
 	rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, errstr_size);
 	if (!rk) {
 		rd_kafka_conf_destroy(conf);
 		return NULL;
 	}
 	rd_kafka_poll_set_consumer(rk);
+	if (!topics || !*topics)
+		return rk; /* the caller assigns partitions itself */
+	subs = rd_kafka_topic_partition_list_new(2);
+	for (const char *const *t = topics; t && *t; t++)
+		rd_kafka_topic_partition_list_add(subs, *t,
+						  RD_KAFKA_PARTITION_UA);
+	err = rd_kafka_subscribe(rk, subs);
+	rd_kafka_topic_partition_list_destroy(subs);
+	if (err) {
+		snprintf(errstr, errstr_size, "subscribe: %s",
+			 rd_kafka_err2str(err));
+		rd_kafka_destroy(rk);
+		return NULL;
+	}
 	return rk;
+}
+
+/* A rebalance event met while closing: give the partitions back. */
+static void close_rebalance(rd_kafka_t *rk, rd_kafka_event_t *ev)
+{
+	rd_kafka_topic_partition_list_t *parts =
+		rd_kafka_event_topic_partition_list(ev);
+
+	if (rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
+		return;
+	if (strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0)
+		rd_kafka_error_destroy(
+			rd_kafka_incremental_unassign(rk, parts));
+	else
+		rd_kafka_assign(rk, NULL);
+}
+
+void kafka_consumer_close(rd_kafka_t *rk, int timeout_ms)
+{
+	rd_kafka_queue_t *q;
+	rd_kafka_error_t *error;
+	int64_t deadline = clock_mono_ms() + timeout_ms;
+
+	if (!rk)
+		return;
+	q = rd_kafka_queue_new(rk);
+	error = rd_kafka_consumer_close_queue(rk, q);
+	if (error) {
+		LOG(LOG_WARN, "consumer close failed", "error",
+		    rd_kafka_error_string(error));
+		rd_kafka_error_destroy(error);
+	} else {
+		while (!rd_kafka_consumer_closed(rk) &&
+		       clock_mono_ms() < deadline) {
+			rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 100);
+
+			if (ev &&
+			    rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE)
+				close_rebalance(rk, ev);
+			rd_kafka_event_destroy(ev);
+		}
+		if (!rd_kafka_consumer_closed(rk))
+			LOG(LOG_WARN, "consumer close timed out: uncommitted "
+				      "offsets will be redelivered");
+	}
+	rd_kafka_queue_destroy(q);
+	rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+}
+
+void kafka_producer_close(rd_kafka_t *rk, int timeout_ms)
+{
+	if (!rk)
+		return;
+	if (rd_kafka_flush(rk, timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		LOG(LOG_WARN, "producer close: records not confirmed in time "
+			      "were purged");
+		rd_kafka_purge(rk, RD_KAFKA_PURGE_F_QUEUE |
+					   RD_KAFKA_PURGE_F_INFLIGHT);
+		rd_kafka_poll(rk, 0); /* their delivery reports */
+	}
+	rd_kafka_destroy(rk);
 }
 
 enum kafka_class kafka_classify(rd_kafka_t *rk, rd_kafka_resp_err_t err)

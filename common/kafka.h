@@ -44,15 +44,39 @@ rd_kafka_t *kafka_producer_new(const struct cfg *cfg,
 			       void *opaque, const char *const *overrides,
 			       char *errstr, size_t errstr_size);
 
+/* librdkafka's rebalance callback (rd_kafka_conf_set_rebalance_cb). */
+typedef void (*kafka_rebalance_fn)(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+				   rd_kafka_topic_partition_list_t *parts,
+				   void *opaque);
+
 /*
  * A consumer in `group` that never stores offsets by itself: callers call
  * rd_kafka_offsets_store() once a record's effects are durable; stored
  * offsets are committed in the background. New groups start at the
- * earliest offset. Caller owns the handle.
+ * earliest offset. Every consumer reports otpflow_consumer_lag_messages
+ * (librdkafka statistics). rebalance may be NULL (librdkafka assigns by
+ * itself); opaque is passed to it. Subscribes to the NULL-terminated
+ * topics (NULL: the caller assigns partitions). Caller owns the handle (kafka_consumer_close).
  */
 rd_kafka_t *kafka_consumer_new(const struct cfg *cfg, const char *group,
-			       const char *const *overrides, char *errstr,
-			       size_t errstr_size);
+			       const char *const *topics,
+			       const char *const *overrides,
+			       kafka_rebalance_fn rebalance, void *opaque,
+			       char *errstr, size_t errstr_size);
+
+/*
+ * Leaves the group, committing stored offsets, then destroys the handle;
+ * the whole close is bounded by timeout_ms even when no broker answers
+ * (what was not committed is redelivered after a restart).
+ */
+void kafka_consumer_close(rd_kafka_t *rk, int timeout_ms);
+
+/*
+ * Waits up to timeout_ms for queued records' delivery reports, purges what
+ * is left (its reports say so), serves those reports and destroys the
+ * handle. NULL-safe.
+ */
+void kafka_producer_close(rd_kafka_t *rk, int timeout_ms);
 
 enum kafka_class {
 	KAFKA_OK,

@@ -9,6 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
+#include "daemon.h"
+#include "log.h"
+
+#define BACKOFF_FIRST_MS 100
+#define BACKOFF_MAX_MS 2000
+
 PGconn *pg_connect(const char *url, const char *app, char *errstr,
 		   size_t errstr_size)
 {
@@ -55,18 +62,137 @@ enum pg_class pg_classify(PGconn *conn, const PGresult *res)
 	return PG_FAILED;
 }
 
+enum pg_class pg_exec_params(PGconn *conn, const char *sql, int n,
+			     const char *const *params, PGresult **res,
+			     char *sqlstate, char *errstr, size_t errstr_size)
+{
+	PGresult *r = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
+	enum pg_class cls = pg_classify(conn, r);
+	const char *state;
+
+	if (res)
+		*res = NULL;
+	if (cls == PG_OK) {
+		if (res)
+			*res = r;
+		else
+			PQclear(r);
+		return PG_OK;
+	}
+	state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+	if (sqlstate)
+		snprintf(sqlstate, 6, "%s", state ? state : "");
+	snprintf(errstr, errstr_size, "%s",
+		 r && *PQresultErrorMessage(r) ? PQresultErrorMessage(r) :
+						 PQerrorMessage(conn));
+	errstr[strcspn(errstr, "\n")] = '\0';
+	PQclear(r);
+	return cls;
+}
+
 enum pg_class pg_exec(PGconn *conn, const char *sql, char *errstr,
 		      size_t errstr_size)
 {
-	PGresult *res = PQexec(conn, sql);
-	enum pg_class cls = pg_classify(conn, res);
+	return pg_exec_params(conn, sql, 0, NULL, NULL, NULL, errstr,
+			      errstr_size);
+}
 
-	if (cls != PG_OK) {
-		snprintf(errstr, errstr_size, "%s", PQerrorMessage(conn));
-		errstr[strcspn(errstr, "\n")] = '\0';
+void pg_session_init(struct pg_session *s, const char *url, const char *app)
+{
+	memset(s, 0, sizeof(*s));
+	s->url = url;
+	s->app = app;
+	s->backoff_ms = BACKOFF_FIRST_MS;
+	atomic_init(&s->ok, false);
+}
+
+/* The next attempt waits; the wait doubles up to BACKOFF_MAX_MS. */
+static void backoff(struct pg_session *s)
+{
+	s->retry_at = clock_mono_ms() + s->backoff_ms;
+	s->backoff_ms = s->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS :
+							     s->backoff_ms * 2;
+}
+
+bool pg_session_connect(struct pg_session *s)
+{
+	char errstr[512];
+
+	if (s->conn && PQstatus(s->conn) == CONNECTION_OK)
+		return true;
+	if (clock_mono_ms() < s->retry_at)
+		return false;
+	pg_session_close(s);
+	s->conn = pg_connect(s->url, s->app, errstr, sizeof(errstr));
+	if (!s->conn) {
+		if (atomic_exchange(&s->ok, false) || !s->retry_at)
+			LOG(LOG_WARN, "postgres unavailable; waiting", "error",
+			    errstr);
+		backoff(s);
+		return false;
 	}
-	PQclear(res);
-	return cls;
+	s->backoff_ms = BACKOFF_FIRST_MS;
+	s->retry_at = 0;
+	atomic_store(&s->ok, true);
+	LOG(LOG_INFO, "postgres connected");
+	return true;
+}
+
+bool pg_session_wait(struct pg_session *s)
+{
+	while (!daemon_stopping()) {
+		if (pg_session_connect(s))
+			return true;
+		clock_sleep_ms(s->retry_at - clock_mono_ms());
+	}
+	return false;
+}
+
+void pg_session_failed(struct pg_session *s, enum pg_class cls,
+		       const char *what, const char *errstr)
+{
+	LOG(cls == PG_FAILED ? LOG_ERROR : LOG_WARN, "postgres failure", "step",
+	    what, "error", errstr);
+	if (cls == PG_RETRY_CONN)
+		pg_session_close(s);
+	atomic_store(&s->ok, false);
+	backoff(s);
+}
+
+enum pg_class pg_session_exec(struct pg_session *s, const char *sql, int n,
+			      const char *const *params, PGresult **res,
+			      char *errstr, size_t errstr_size)
+{
+	enum pg_class cls;
+
+	if (res)
+		*res = NULL;
+	if (!pg_session_connect(s)) {
+		snprintf(errstr, errstr_size, "postgres unavailable");
+		return PG_RETRY_CONN;
+	}
+	cls = pg_exec_params(s->conn, sql, n, params, res, NULL, errstr,
+			     errstr_size);
+	if (cls != PG_OK) {
+		pg_session_failed(s, cls, "statement", errstr);
+		return cls;
+	}
+	if (!atomic_exchange(&s->ok, true))
+		LOG(LOG_INFO, "postgres usable again");
+	s->backoff_ms = BACKOFF_FIRST_MS;
+	return PG_OK;
+}
+
+bool pg_session_ready(struct pg_session *s)
+{
+	return atomic_load(&s->ok);
+}
+
+void pg_session_close(struct pg_session *s)
+{
+	if (s->conn)
+		PQfinish(s->conn);
+	s->conn = NULL;
 }
 
 enum pg_class pg_txn_run(PGconn *conn, pg_txn_fn fn, void *arg,

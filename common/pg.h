@@ -1,14 +1,18 @@
 /*
  * Postgres helpers: connecting with otpflow's session settings, the one
- * classification of Postgres failures, and a transaction runner that
- * retries serialization failures and deadlocks.
+ * classification of Postgres failures, a session that reconnects with
+ * backoff and reports readiness, one exec-and-classify helper, a
+ * transaction runner that retries serialization failures and deadlocks,
+ * and the array literal builder for batch statements.
  */
 #ifndef OTPFLOW_PG_H
 #define OTPFLOW_PG_H
 
 #include <libpq-fe.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 enum pg_class {
 	PG_OK,
@@ -28,9 +32,73 @@ PGconn *pg_connect(const char *url, const char *app, char *errstr,
 /* Classifies a result (NULL res: connection-level failure). */
 enum pg_class pg_classify(PGconn *conn, const PGresult *res);
 
-/* Runs one statement without parameters; PG_OK on success. */
+/*
+ * Runs one statement with n text parameters (params may be NULL when n is
+ * 0) and classifies the outcome: the one exec-and-classify helper. On PG_OK
+ * *res (when res is not NULL) holds the result, which the caller PQclears.
+ * On failure errstr holds the server's message (first line) and sqlstate
+ * (when not NULL, 6 bytes) its SQLSTATE, or "" without one.
+ */
+enum pg_class pg_exec_params(PGconn *conn, const char *sql, int n,
+			     const char *const *params, PGresult **res,
+			     char *sqlstate, char *errstr, size_t errstr_size);
+
+/* pg_exec_params without parameters or result. */
 enum pg_class pg_exec(PGconn *conn, const char *sql, char *errstr,
 		      size_t errstr_size);
+
+/*
+ * A connection that comes back: every daemon talks to Postgres through one.
+ * Not thread-safe except pg_session_ready.
+ */
+struct pg_session {
+	const char *url; /* borrowed */
+	const char *app; /* application_name, borrowed */
+	PGconn *conn; /* NULL while disconnected */
+	int64_t retry_at; /* monotonic ms: no attempt before */
+	int64_t backoff_ms;
+	atomic_bool ok; /* the last attempt worked (for /readyz) */
+};
+
+/* Sets up a disconnected session; url and app must outlive it. */
+void pg_session_init(struct pg_session *s, const char *url, const char *app);
+
+/*
+ * Connects if needed, without waiting: true when s->conn is usable now;
+ * false while Postgres is unreachable or the backoff after a failure has
+ * not passed yet (the next call tries again after it).
+ */
+bool pg_session_connect(struct pg_session *s);
+
+/*
+ * Connects, waiting with backoff (100 ms doubling to 2 s) while Postgres is
+ * unreachable; false only once daemon_stopping().
+ */
+bool pg_session_wait(struct pg_session *s);
+
+/*
+ * Runs one statement with text parameters (n of them; params may be NULL
+ * when n is 0). On PG_OK *res (if res is not NULL) holds the result, which
+ * the caller PQclears. Otherwise errstr says why and the session took the
+ * failure (pg_session_failed).
+ */
+enum pg_class pg_session_exec(struct pg_session *s, const char *sql, int n,
+			      const char *const *params, PGresult **res,
+			      char *errstr, size_t errstr_size);
+
+/*
+ * A statement on s->conn failed with class cls: logs it (what: the step),
+ * drops the connection on PG_RETRY_CONN, marks the session not ready and
+ * sets the backoff before the next attempt.
+ */
+void pg_session_failed(struct pg_session *s, enum pg_class cls,
+		       const char *what, const char *errstr);
+
+/* True while the last attempt worked (thread-safe, for /readyz). */
+bool pg_session_ready(struct pg_session *s);
+
+/* Disconnects (the session can connect again). */
+void pg_session_close(struct pg_session *s);
 
 /*
  * The body of a transaction: issues its statements on conn and returns

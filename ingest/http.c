@@ -35,7 +35,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "addr.h"
+#include "clock.h"
+#include "daemon.h"
 #include "err.h"
+#include "httpd.h"
 #include "ids.h"
 #include "log.h"
 #include "metrics.h"
@@ -123,16 +127,8 @@ struct ingest_http {
 
 /* --- Slow-client deadline ---------------------------------------------- */
 
-static long long mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The connection's clock, or NULL if it could not get one. */
-static struct conn_clock *clock_of(struct MHD_Connection *conn)
+static struct conn_clock *deadline_of(struct MHD_Connection *conn)
 {
 	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
 		conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
@@ -143,22 +139,23 @@ static struct conn_clock *clock_of(struct MHD_Connection *conn)
 /* now + the timeout, or 0 (never) when the timeout is 0. */
 static long long deadline_from_now(const struct ingest_http *h)
 {
-	return h->timeout_ms > 0 ? mono_ms() + h->timeout_ms : 0;
+	return h->timeout_ms > 0 ? clock_mono_ms() + h->timeout_ms : 0;
 }
 
 /* The client has until the deadline to deliver its next request. */
-static void clock_arm(const struct ingest_http *h, struct MHD_Connection *conn)
+static void deadline_arm(const struct ingest_http *h,
+			 struct MHD_Connection *conn)
 {
-	struct conn_clock *c = clock_of(conn);
+	struct conn_clock *c = deadline_of(conn);
 
 	if (c)
 		atomic_store(&c->deadline_ms, deadline_from_now(h));
 }
 
 /* The request is in: from here on the wait is the server's. */
-static void clock_disarm(struct MHD_Connection *conn)
+static void deadline_disarm(struct MHD_Connection *conn)
 {
-	struct conn_clock *c = clock_of(conn);
+	struct conn_clock *c = deadline_of(conn);
 
 	if (c)
 		atomic_store(&c->deadline_ms, 0);
@@ -218,7 +215,7 @@ static void *reaper_main(void *arg)
 
 	while (!atomic_load(&h->reaper_stop)) {
 		usleep(REAPER_INTERVAL_MS * 1000);
-		now = mono_ms();
+		now = clock_mono_ms();
 		pthread_mutex_lock(&h->clocks_lock);
 		for (c = h->clocks; c; c = c->next) {
 			deadline = atomic_load(&c->deadline_ms);
@@ -250,20 +247,11 @@ static enum MHD_Result reply_typed(struct MHD_Connection *conn, unsigned status,
 				   size_t len, const char *hname,
 				   const char *hval)
 {
-	struct MHD_Response *resp = MHD_create_response_from_buffer(
-		len, (void *)body, MHD_RESPMEM_MUST_COPY);
-	enum MHD_Result ret;
+	const char *headers[] = { hname, hval, NULL };
 
-	if (!resp)
-		return MHD_NO;
-	clock_disarm(conn);
+	deadline_disarm(conn);
 	count_status(status);
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-	if (hname)
-		MHD_add_response_header(resp, hname, hval);
-	ret = MHD_queue_response(conn, status, resp);
-	MHD_destroy_response(resp);
-	return ret;
+	return httpd_reply(conn, status, type, body, len, headers);
 }
 
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status,
@@ -282,7 +270,7 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status,
 static enum MHD_Result reply_ok(struct ingest_http *h,
 				struct MHD_Connection *conn)
 {
-	clock_disarm(conn);
+	deadline_disarm(conn);
 	count_status(MHD_HTTP_OK);
 	return MHD_queue_response(conn, MHD_HTTP_OK, h->ok);
 }
@@ -401,7 +389,8 @@ static bool precheck(struct request *req, enum MHD_Result *ret)
 		return false;
 	}
 	if (h->rl) {
-		if (!ratelimit_check(h->rl, req->ip, mono_ms(), &retry_after)) {
+		if (!ratelimit_check(h->rl, req->ip, clock_mono_ms(),
+				     &retry_after)) {
 			snprintf(retry, sizeof(retry), "%u", retry_after);
 			*ret = reply_error(conn, API_ERR_INVALID_REQUEST, 429,
 					   "Too many requests",
@@ -414,22 +403,6 @@ static bool precheck(struct request *req, enum MHD_Result *ret)
 }
 
 /* --- The signup request ------------------------------------------------ */
-
-static long long mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Validates, encodes and queues the record; suspends on success. */
 static enum MHD_Result submit(struct request *req)
@@ -454,7 +427,7 @@ static enum MHD_Result submit(struct request *req)
 							  "traceparent"),
 			      tp);
 	json_object_set_new(rec, "request_id", json_string(request_id));
-	json_object_set_new(rec, "received_at", json_integer(now_ms()));
+	json_object_set_new(rec, "received_at", json_integer(clock_wall_ms()));
 	json_object_set_new(rec, "client_ip",
 			    *req->ip ? json_string(req->ip) : json_null());
 	if (events_encode(h->ev, EVENTS_SIGNUP_REQUESTED, rec, &value, &len,
@@ -465,9 +438,9 @@ static enum MHD_Result submit(struct request *req)
 				  NULL, NULL, NULL);
 		goto out;
 	}
-	clock_disarm(req->conn);
+	deadline_disarm(req->conn);
 	req->state = ST_IN_FLIGHT;
-	req->submitted_ns = mono_ns();
+	req->submitted_ns = clock_mono_ns();
 	metrics_add(m.in_flight, 1);
 	err = publisher_send(
 		h->pub, h->topic,
@@ -502,7 +475,8 @@ static void on_done(void *opaque, rd_kafka_resp_err_t err)
 	metrics_add(m.in_flight, -1);
 	if (!err)
 		metrics_observe(m.accept,
-				(double)(mono_ns() - req->submitted_ns) / 1e9);
+				(double)(clock_mono_ns() - req->submitted_ns) /
+					1e9);
 	MHD_resume_connection(req->conn);
 }
 
@@ -595,18 +569,15 @@ static enum MHD_Result handle_get(struct ingest_http *h,
 			 otpflow_version());
 		return reply(conn, 200, body, strlen(body), NULL, NULL);
 	case ROUTE_METRICS: {
-		size_t cap = metrics_render_bound();
-		char *text = malloc(cap);
-		size_t len = text ? metrics_render(text, cap) : 0;
+		char *text = NULL;
+		size_t len = httpd_metrics_text(&text);
 		enum MHD_Result ret;
 
-		if (!len) {
-			free(text);
+		if (!text)
 			return reply_error(conn, API_ERR_INTERNAL_SERVER_ERROR,
 					   0, NULL, NULL, NULL);
-		}
-		ret = reply_typed(conn, 200, "text/plain; version=0.0.4", text,
-				  len, NULL, NULL);
+		ret = reply_typed(conn, 200, HTTPD_METRICS_TYPE, text, len,
+				  NULL, NULL);
 		free(text);
 		return ret;
 	}
@@ -674,7 +645,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 	/* Answered; a kept-alive connection now waits for the next request. */
 	if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
-		clock_arm(h, conn);
+		deadline_arm(h, conn);
 	if (!req)
 		return;
 	if (req->body != req->small)
@@ -700,49 +671,19 @@ static double ratelimit_clients_metric(void *arg)
 	return (double)ratelimit_clients(arg);
 }
 
-static int parse_listen(const char *listen, struct sockaddr_storage *ss,
-			char *errstr, size_t errstr_size)
-{
-	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV,
-				  .ai_socktype = SOCK_STREAM };
-	struct addrinfo *res = NULL;
-	char host[256];
-	const char *colon = strrchr(listen, ':');
-	size_t hl;
-
-	if (!colon || colon == listen) {
-		snprintf(errstr, errstr_size,
-			 "OTPFLOW_LISTEN must be host:port, got \"%s\"",
-			 listen);
-		return -1;
-	}
-	hl = (size_t)(colon - listen);
-	if (listen[0] == '[' && hl >= 2 && listen[hl - 1] == ']')
-		snprintf(host, sizeof(host), "%.*s", (int)(hl - 2), listen + 1);
-	else
-		snprintf(host, sizeof(host), "%.*s", (int)hl, listen);
-	if (getaddrinfo(host, colon + 1, &hints, &res) || !res) {
-		snprintf(errstr, errstr_size,
-			 "OTPFLOW_LISTEN: \"%s\" is not a numeric host:port",
-			 listen);
-		return -1;
-	}
-	memcpy(ss, res->ai_addr, res->ai_addrlen);
-	freeaddrinfo(res);
-	return 0;
-}
-
-struct ingest_http *ingest_http_start(const struct cfg *cfg, struct events *ev,
-				      char *errstr, size_t errstr_size)
+int ingest_http_start(const struct cfg *cfg, struct events *ev, void **state,
+		      char *errstr, size_t errstr_size)
 {
 	struct ingest_http *h = calloc(1, sizeof(*h));
 	struct sockaddr_storage ss;
+	socklen_t ss_len;
+	int rc = DAEMON_EXIT_CONFIG;
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 	unsigned threads = cores > 0 ? (unsigned)cores : 1;
 
 	if (!h) {
 		snprintf(errstr, errstr_size, "out of memory");
-		return NULL;
+		return DAEMON_EXIT_FAILED;
 	}
 	h->cfg = cfg;
 	h->ev = ev;
@@ -763,8 +704,8 @@ struct ingest_http *ingest_http_start(const struct cfg *cfg, struct events *ev,
 	h->topic = cfg_str(cfg, CFG_OTPFLOW_TOPIC_SIGNUP_REQUESTS);
 	snprintf(h->signup_path, sizeof(h->signup_path), "%s%s",
 		 cfg_str(cfg, CFG_AUTH_API_PREFIX), SIGNUP_PATH);
-	if (parse_listen(cfg_str(cfg, CFG_OTPFLOW_LISTEN), &ss, errstr,
-			 errstr_size) ||
+	if (addr_parse(cfg_str(cfg, CFG_OTPFLOW_LISTEN), &ss, &ss_len, errstr,
+		       errstr_size) ||
 	    signup_policy_init(&h->policy, cfg, errstr, errstr_size))
 		goto fail;
 	if (cfg_bool(cfg, CFG_AUTH_RATE_LIMIT_ENABLE)) {
@@ -803,6 +744,7 @@ struct ingest_http *ingest_http_start(const struct cfg *cfg, struct events *ev,
 	h->pub = publisher_new(cfg, on_done, errstr, errstr_size);
 	if (!h->pub)
 		goto fail;
+	rc = DAEMON_EXIT_FAILED; /* the settings are fine from here on */
 	h->d = MHD_start_daemon(
 		MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
 			MHD_USE_ITC | MHD_USE_ERROR_LOG,
@@ -831,7 +773,8 @@ struct ingest_http *ingest_http_start(const struct cfg *cfg, struct events *ev,
 		goto fail;
 	}
 	h->reaper_started = true;
-	return h;
+	*state = h;
+	return DAEMON_EXIT_OK;
 fail:
 	if (h->d)
 		MHD_stop_daemon(h->d);
@@ -844,7 +787,7 @@ fail:
 	signup_policy_free(&h->policy);
 	pthread_mutex_destroy(&h->clocks_lock);
 	free(h);
-	return NULL;
+	return rc;
 }
 
 int ingest_http_drain(struct ingest_http *h, int timeout_ms)

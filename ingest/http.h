@@ -18,11 +18,13 @@ struct ingest_http;
 struct publisher;
 
 /*
- * Starts listening on OTPFLOW_LISTEN with a thread pool. Borrows cfg, ev
- * and pub, which must outlive the server. NULL with errstr on failure.
+ * Starts listening on OTPFLOW_LISTEN with a thread pool (the daemon kit's
+ * create step). Borrows cfg and ev, which must outlive the server. Returns
+ * DAEMON_EXIT_OK with *state the new struct ingest_http, else
+ * DAEMON_EXIT_CONFIG or DAEMON_EXIT_FAILED with errstr.
  */
-struct ingest_http *ingest_http_start(const struct cfg *cfg, struct events *ev,
-				      char *errstr, size_t errstr_size);
+int ingest_http_start(const struct cfg *cfg, struct events *ev, void **state,
+		      char *errstr, size_t errstr_size);
 
 /*
  * Graceful stop, step one: no new connections are accepted; requests in

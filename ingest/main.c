@@ -1,17 +1,12 @@
 /*
- * otpflow-ingest: wiring only. Configuration, events, the HTTP server
- * (which owns the Kafka producer); then wait for a signal and drain in
- * order: stop accepting, answer in-flight requests, flush Kafka, exit.
+ * otpflow-ingest: wiring only. The daemon kit runs the life cycle; the HTTP
+ * server (which owns the Kafka producer) is the state. Drain order: stop
+ * accepting, answer in-flight requests, flush Kafka, exit.
  */
-#include <stdio.h>
-#include <unistd.h>
-
-#include "config.h"
+#include "clock.h"
 #include "daemon.h"
-#include "events.h"
 #include "http.h"
 #include "log.h"
-#include "signals.h"
 
 #define DRAIN_TIMEOUT_MS 10000
 
@@ -23,40 +18,39 @@ static const char usage[] =
 	"/metrics and /version. SIGTERM/SIGINT: drain and exit 0; a second "
 	"signal exits now.\n";
 
-int main(int argc, char **argv)
+/* Serves until a signal or a fatal producer, then drains. */
+static int run(void *state)
 {
-	struct ingest_http *http = NULL;
-	struct events *ev = NULL;
-	char errstr[512];
-	struct cfg cfg;
-	int rc = daemon_start(&cfg, "ingest", CFG_INGEST, usage, argc, argv);
+	struct ingest_http *h = state;
 
-	if (rc >= 0)
-		return rc;
-	rc = 1;
-	ev = events_from_config(&cfg, errstr, sizeof(errstr));
-	if (!ev) {
-		LOG(LOG_ERROR, "cannot load event schemas", "error", errstr);
-		goto out;
+	while (!daemon_stopping()) {
+		if (ingest_http_fatal(h))
+			daemon_fatal("kafka producer", "fatal error");
+		clock_sleep_ms(100);
 	}
-	http = ingest_http_start(&cfg, ev, errstr, sizeof(errstr));
-	if (!http) {
-		LOG(LOG_ERROR, "cannot start", "error", errstr);
-		goto out;
-	}
-	LOG(LOG_INFO, "listening", "address",
-	    cfg_str(&cfg, CFG_OTPFLOW_LISTEN));
-	while (!signals_stop_requested() && !ingest_http_fatal(http))
-		usleep(100 * 1000);
-	rc = ingest_http_fatal(http) ? 1 : 0;
 	LOG(LOG_INFO, "draining");
-	if (ingest_http_drain(http, DRAIN_TIMEOUT_MS) > 0)
+	if (ingest_http_drain(h, DRAIN_TIMEOUT_MS) > 0)
 		LOG(LOG_WARN,
 		    "requests still in flight after the drain timeout");
-	ingest_http_stop(http, DRAIN_TIMEOUT_MS);
-	LOG(LOG_INFO, "stopped");
-out:
-	events_destroy(ev);
-	cfg_free(&cfg);
-	return rc;
+	return DAEMON_EXIT_OK;
+}
+
+static void destroy(void *state)
+{
+	ingest_http_stop(state, DRAIN_TIMEOUT_MS);
+}
+
+static const struct daemon_spec spec = {
+	.name = "ingest",
+	.user = CFG_INGEST,
+	.usage = usage,
+	.admin_default = NULL, /* the API server serves its own probes */
+	.create = ingest_http_start,
+	.run = run,
+	.destroy = destroy,
+};
+
+int main(int argc, char **argv)
+{
+	return daemon_main(&spec, argc, argv);
 }

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "display_name.h"
+#include "utf8.h"
 #include "jsonbuf.h"
 #include "phone.h"
 
@@ -67,7 +68,7 @@ static int strv_add(char ***v, size_t *n, const char *s)
 /* Code points in the NUL-terminated s; false if s is not UTF-8. */
 static bool utf8_chars(const char *s, size_t *chars)
 {
-	return display_name_utf8_length(s, strlen(s), chars);
+	return utf8_count(s, strlen(s), chars);
 }
 
 void signup_policy_free(struct signup_policy *p)
@@ -603,7 +604,7 @@ int signup_validate(const struct signup_policy *p, const char *body, size_t len,
 				fail_invalid(p, error,
 					     "options.displayName must not "
 					     "be empty");
-			else if (display_name_utf8_length(s, n, &chars) &&
+			else if (utf8_count(s, n, &chars) &&
 				 chars > DISPLAY_NAME_MAX_CHARS)
 				fail_invalid(p, error,
 					     "options.displayName must be at "
@@ -623,8 +624,7 @@ int signup_validate(const struct signup_policy *p, const char *body, size_t len,
 	value = json_object_get(options, "locale");
 	if (value) {
 		s = json_string_value(value);
-		if (!display_name_utf8_length(s, json_string_length(value),
-					      &chars) ||
+		if (!utf8_count(s, json_string_length(value), &chars) ||
 		    chars < 2 || chars > 3) {
 			fail_invalid(p, error,
 				     "options.locale must be 2 or 3 "

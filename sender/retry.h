@@ -1,12 +1,8 @@
 /*
  * Retry policy (docs/api.md §4): exponential backoff with jitter, honouring the
  * provider's Retry-After, bounded by the attempt budget and by the code's
- * expiry; and the Spring Kafka header encodings the retry and dead-letter
- * topics carry (retry_topic-attempts: 4-byte big-endian int;
- * retry_topic-backoff-timestamp: big-endian two's complement of the epoch
- * milliseconds, as Java's BigInteger.toByteArray; kafka_dlt-original-
- * partition: 4-byte int; kafka_dlt-original-offset: 8-byte long). Pure
- * functions: the caller passes time and randomness.
+ * expiry. Pure functions: the caller passes time and randomness. (The
+ * retry headers' encodings are in common/headers.h.)
  */
 #ifndef OTPFLOW_SENDER_RETRY_H
 #define OTPFLOW_SENDER_RETRY_H
@@ -51,18 +47,5 @@ int retry_too_late(const struct retry_policy *p, int64_t now_ms,
  * milliseconds from now_ms; 0 when absent or unparsable, capped at one day.
  */
 int64_t retry_after_parse(const char *value, int64_t now_ms);
-
-/* Header encodings. Encoders return the bytes written. */
-size_t retry_hdr_int32(int32_t v, unsigned char out[4]);
-size_t retry_hdr_int64(int64_t v, unsigned char out[8]);
-size_t retry_hdr_bigint(int64_t v, unsigned char out[8]);
-
-/*
- * Decoders: attempts accept 4 bytes (Spring), 1 byte (old Spring) or ASCII
- * digits; timestamps accept BigInteger bytes or ASCII digits (>= 10 of
- * them). -1 on anything else.
- */
-int retry_hdr_parse_attempts(const void *v, size_t len);
-int64_t retry_hdr_parse_timestamp(const void *v, size_t len);
 
 #endif

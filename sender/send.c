@@ -33,6 +33,8 @@
 #include <unistd.h>
 
 #include "classify.h"
+#include "daemon.h"
+#include "headers.h"
 #include "ids.h"
 #include "kafka.h"
 #include "log.h"
@@ -53,11 +55,7 @@
 #define DB_RETRY_MS 1000
 #define PRODUCE_RETRY_MS 1000
 #define CONSUME_BATCH 1000
-
-#define HDR_ATTEMPTS "retry_topic-attempts"
-#define HDR_BACKOFF "retry_topic-backoff-timestamp"
-#define HDR_FIRST "otpflow-first-attempt-at"
-#define HDR_RECEIVED "received-at"
+#define CLOSE_TIMEOUT_MS 5000 /* consumer close, producer flush */
 
 enum dlt_reason {
 	DLT_PERMANENT,
@@ -866,8 +864,8 @@ static void base_headers(struct job *j, rd_kafka_headers_t *h)
 	char tp[IDS_TRACEPARENT_SIZE];
 
 	ids_traceparent_child(j->traceparent[0] ? j->traceparent : NULL, tp);
-	add_hdr(h, "request-id", j->request_id, strlen(j->request_id));
-	add_hdr(h, "traceparent", tp, strlen(tp));
+	add_hdr(h, HDR_REQUEST_ID, j->request_id, strlen(j->request_id));
+	add_hdr(h, HDR_TRACEPARENT, tp, strlen(tp));
 }
 
 static void produce(struct sender *s, struct job *j)
@@ -982,13 +980,10 @@ static void emit_dlt(struct sender *s, struct job *j, enum dlt_reason reason,
 		return;
 	}
 	base_headers(j, h);
-	add_hdr(h, "kafka_dlt-original-topic", j->pe->pt->topic,
-		strlen(j->pe->pt->topic));
-	add_hdr(h, "kafka_dlt-original-partition", b4,
-		retry_hdr_int32(j->partition, b4));
-	add_hdr(h, "kafka_dlt-original-offset", b8,
-		retry_hdr_int64(j->offset, b8));
-	add_hdr(h, "kafka_dlt-exception-message", emsg, strlen(emsg));
+	add_hdr(h, HDR_DLT_TOPIC, j->pe->pt->topic, strlen(j->pe->pt->topic));
+	add_hdr(h, HDR_DLT_PARTITION, b4, hdr_int32(j->partition, b4));
+	add_hdr(h, HDR_DLT_OFFSET, b8, hdr_int64(j->offset, b8));
+	add_hdr(h, HDR_DLT_MESSAGE, emsg, strlen(emsg));
 	job_log(LOG_WARN, j, "dead letter", "reason", dlt_names[reason],
 		"error", emsg);
 	emit(s, j, OUT_DLT, s->topic_dlt, EVENTS_SMS_DEAD_LETTER, obj, h);
@@ -1027,15 +1022,15 @@ static void emit_retry(struct sender *s, struct job *j, int64_t due)
 	char first[24];
 
 	base_headers(j, h);
-	add_hdr(h, HDR_ATTEMPTS, b4, retry_hdr_int32(j->attempts, b4));
-	add_hdr(h, HDR_BACKOFF, b8, retry_hdr_bigint(due, b8));
+	add_hdr(h, HDR_RETRY_ATTEMPTS, b4, hdr_int32(j->attempts, b4));
+	add_hdr(h, HDR_RETRY_BACKOFF, b8, hdr_bigint(due, b8));
 	snprintf(first, sizeof(first), "%lld", (long long)j->first_attempt_at);
-	add_hdr(h, HDR_FIRST, first, strlen(first));
+	add_hdr(h, HDR_FIRST_ATTEMPT, first, strlen(first));
 	if (j->received_at) {
 		char rec[24];
 
 		snprintf(rec, sizeof(rec), "%lld", (long long)j->received_at);
-		add_hdr(h, HDR_RECEIVED, rec, strlen(rec));
+		add_hdr(h, HDR_RECEIVED_AT, rec, strlen(rec));
 	}
 	emit(s, j, OUT_RETRY, s->topic_retry, EVENTS__COUNT, NULL, h);
 }
@@ -1393,49 +1388,6 @@ static void dispatch(struct sender *s)
 
 /* --- consuming ------------------------------------------------------------ */
 
-static const void *hdr(const rd_kafka_message_t *m, const char *name,
-		       size_t *len)
-{
-	rd_kafka_headers_t *h = NULL;
-	const void *v = NULL;
-
-	*len = 0;
-	if (rd_kafka_message_headers(m, &h) != RD_KAFKA_RESP_ERR_NO_ERROR)
-		return NULL;
-	if (rd_kafka_header_get_last(h, name, &v, len) !=
-	    RD_KAFKA_RESP_ERR_NO_ERROR)
-		return NULL;
-	return v;
-}
-
-static void hdr_str(const rd_kafka_message_t *m, const char *name, char *out,
-		    size_t size)
-{
-	size_t len;
-	const char *v = hdr(m, name, &len);
-
-	out[0] = '\0';
-	if (v && len < size) {
-		memcpy(out, v, len);
-		out[len] = '\0';
-		if (strlen(out) != len)
-			out[0] = '\0';
-	}
-}
-
-static int64_t hdr_ms(const rd_kafka_message_t *m, const char *name)
-{
-	char buf[24];
-	char *end;
-	long long v;
-
-	hdr_str(m, name, buf, sizeof(buf));
-	if (!buf[0])
-		return 0;
-	v = strtoll(buf, &end, 10);
-	return *end || v < 0 ? 0 : v;
-}
-
 static int copy_field(json_t *obj, const char *key, char *out, size_t size)
 {
 	const char *v = json_string_value(json_object_get(obj, key));
@@ -1530,16 +1482,16 @@ static void on_record(struct sender *s, rd_kafka_message_t *m)
 		memcpy(j->phone, m->key, m->key_len);
 		j->phone[m->key_len] = '\0';
 	}
-	hdr_str(m, "request-id", j->request_id, sizeof(j->request_id));
-	hdr_str(m, "traceparent", j->traceparent, sizeof(j->traceparent));
-	v = hdr(m, HDR_ATTEMPTS, &len);
-	if (v && retry_hdr_parse_attempts(v, len) > 0)
-		j->attempts = retry_hdr_parse_attempts(v, len);
-	v = hdr(m, HDR_BACKOFF, &len);
-	if (v && retry_hdr_parse_timestamp(v, len) > 0)
-		j->due_ms = retry_hdr_parse_timestamp(v, len);
-	j->first_attempt_at = hdr_ms(m, HDR_FIRST);
-	j->received_at = hdr_ms(m, HDR_RECEIVED);
+	hdr_str(m, HDR_REQUEST_ID, j->request_id, sizeof(j->request_id));
+	hdr_str(m, HDR_TRACEPARENT, j->traceparent, sizeof(j->traceparent));
+	v = hdr_get(m, HDR_RETRY_ATTEMPTS, &len);
+	if (v && hdr_parse_attempts(v, len) > 0)
+		j->attempts = hdr_parse_attempts(v, len);
+	v = hdr_get(m, HDR_RETRY_BACKOFF, &len);
+	if (v && hdr_parse_timestamp(v, len) > 0)
+		j->due_ms = hdr_parse_timestamp(v, len);
+	j->first_attempt_at = hdr_ms(m, HDR_FIRST_ATTEMPT);
+	j->received_at = hdr_ms(m, HDR_RECEIVED_AT);
 
 	if (events_decode(s->ev, EVENTS_OTP_ISSUED, m->payload, m->len, &j->otp,
 			  why, sizeof(why)) < 0 ||
@@ -1613,33 +1565,6 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
 /* --- construction ---------------------------------------------------------- */
 
-static rd_kafka_t *consumer_new(struct sender *s, char *errstr,
-				size_t errstr_size)
-{
-	const char *overrides[] = { "group.id",
-				    GROUP,
-				    "enable.auto.offset.store",
-				    "false",
-				    "auto.offset.reset",
-				    "earliest",
-				    NULL };
-	rd_kafka_conf_t *conf =
-		kafka_conf_new(s->cfg, overrides, errstr, errstr_size);
-	rd_kafka_t *rk;
-
-	if (!conf)
-		return NULL;
-	rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
-	rd_kafka_conf_set_opaque(conf, s);
-	rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, errstr_size);
-	if (!rk) {
-		rd_kafka_conf_destroy(conf);
-		return NULL;
-	}
-	rd_kafka_poll_set_consumer(rk);
-	return rk;
-}
-
 static void register_metrics(struct sender *s)
 {
 	static const double lat[] = { 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
@@ -1673,20 +1598,22 @@ static void register_metrics(struct sender *s)
 		lat, sizeof(lat) / sizeof(lat[0]));
 }
 
-struct sender *sender_new(const struct cfg *cfg, struct events *ev,
-			  char *errstr, size_t errstr_size)
+int sender_new(const struct cfg *cfg, struct events *ev, void **state,
+	       char *errstr, size_t errstr_size)
 {
 	struct sender *s = calloc(1, sizeof(*s));
 	char dir[4096], why[ERR_SIZE];
 	const char *tdir = cfg_str(cfg, CFG_OTPFLOW_TEMPLATES_DIR);
-	rd_kafka_topic_partition_list_t *topics;
 	const char *poverrides[] = { "linger.ms", "5", "message.timeout.ms",
 				     "0", NULL };
-	rd_kafka_resp_err_t err;
+	const char *topics[] = { cfg_str(cfg, CFG_OTPFLOW_TOPIC_SMS_OTP),
+				 cfg_str(cfg, CFG_OTPFLOW_TOPIC_SMS_OTP_RETRY),
+				 NULL };
+	int rc = DAEMON_EXIT_CONFIG;
 
 	if (!s) {
 		snprintf(errstr, errstr_size, "out of memory");
-		return NULL;
+		return DAEMON_EXIT_FAILED;
 	}
 	s->cfg = cfg;
 	s->ev = ev;
@@ -1708,17 +1635,6 @@ struct sender *sender_new(const struct cfg *cfg, struct events *ev,
 	s->timeout_ms = (long)cfg_ms(cfg, CFG_OTPFLOW_SMS_TIMEOUT);
 	s->max_in_flight = (int)cfg_int(cfg, CFG_OTPFLOW_SMS_MAX_IN_FLIGHT);
 	s->max_pending = (int)cfg_int(cfg, CFG_OTPFLOW_SMS_MAX_PENDING);
-	if (s->pol.max_attempts < 1 || s->pol.initial_ms < 1 ||
-	    s->pol.max_ms < s->pol.initial_ms || s->max_in_flight < 1 ||
-	    s->max_pending < s->max_in_flight || s->timeout_ms < 1 ||
-	    s->connect_timeout_ms < 1) {
-		snprintf(
-			errstr, errstr_size,
-			"OTPFLOW_SMS_MAX_ATTEMPTS, _MAX_IN_FLIGHT, _TIMEOUT and "
-			"_CONNECT_TIMEOUT must be >= 1, _BACKOFF_MAX >= "
-			"_BACKOFF_INITIAL > 0, _MAX_PENDING >= _MAX_IN_FLIGHT");
-		goto fail;
-	}
 	s->batch = calloc((size_t)s->max_in_flight, sizeof(*s->batch));
 	if (!s->batch) {
 		snprintf(errstr, errstr_size, "out of memory");
@@ -1764,6 +1680,7 @@ struct sender *sender_new(const struct cfg *cfg, struct events *ev,
 		snprintf(errstr, errstr_size, "%s", why);
 		goto fail;
 	}
+	rc = DAEMON_EXIT_FAILED; /* the settings are fine from here on */
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
 	    !(s->multi = curl_multi_init())) {
 		snprintf(errstr, errstr_size, "cannot initialise libcurl");
@@ -1779,37 +1696,28 @@ struct sender *sender_new(const struct cfg *cfg, struct events *ev,
 		snprintf(errstr, errstr_size, "pipe: %s", strerror(errno));
 		goto fail;
 	}
+	rc = DAEMON_EXIT_CONFIG; /* an OTPFLOW_KAFKA_* property */
 	s->producer = kafka_producer_new(cfg, on_delivery, s, poverrides,
 					 errstr, errstr_size);
 	if (!s->producer)
 		goto fail;
-	s->consumer = consumer_new(s, errstr, errstr_size);
+	s->consumer = kafka_consumer_new(cfg, GROUP, topics, NULL, on_rebalance,
+					 s, errstr, errstr_size);
 	if (!s->consumer)
 		goto fail;
 	s->cq = rd_kafka_queue_get_consumer(s->consumer);
 	s->pq = rd_kafka_queue_get_main(s->producer);
 	rd_kafka_queue_io_event_enable(s->cq, s->wake[1], "c", 1);
 	rd_kafka_queue_io_event_enable(s->pq, s->wake[1], "p", 1);
-	topics = rd_kafka_topic_partition_list_new(2);
-	rd_kafka_topic_partition_list_add(topics, s->topic_otp,
-					  RD_KAFKA_PARTITION_UA);
-	rd_kafka_topic_partition_list_add(topics, s->topic_retry,
-					  RD_KAFKA_PARTITION_UA);
-	err = rd_kafka_subscribe(s->consumer, topics);
-	rd_kafka_topic_partition_list_destroy(topics);
-	if (err) {
-		snprintf(errstr, errstr_size, "subscribe: %s",
-			 rd_kafka_err2str(err));
-		goto fail;
-	}
 	db_usable(s, now_ms()); /* not fatal: retried, reported by /readyz */
 	register_metrics(s);
 	LOG(LOG_INFO, "sender configured", "provider", provider_name(s->prov),
 	    "templates", tdir);
-	return s;
+	*state = s;
+	return DAEMON_EXIT_OK;
 fail:
 	sender_free(s);
-	return NULL;
+	return rc;
 }
 
 /* --- the loop ---------------------------------------------------------------- */
@@ -1936,8 +1844,9 @@ static void abandon_waiting(struct sender *s)
 	}
 }
 
-int sender_run(struct sender *s)
+int sender_run(void *state)
 {
+	struct sender *s = state;
 	int64_t deadline;
 	int rc = 0;
 
@@ -1960,9 +1869,6 @@ int sender_run(struct sender *s)
 		LOG(LOG_WARN, "drain timed out: unfinished records will be "
 			      "redelivered");
 	abandon_waiting(s);
-	rd_kafka_commit(s->consumer, NULL, 0);
-	rd_kafka_consumer_close(s->consumer);
-	LOG(LOG_INFO, "stopped");
 	return rc;
 }
 
@@ -1987,8 +1893,10 @@ bool sender_ready(void *arg, char *why, size_t why_size)
 	return true;
 }
 
-void sender_free(struct sender *s)
+void sender_free(void *state)
 {
+	struct sender *s = state;
+
 	if (!s)
 		return;
 	s->closing = true;
@@ -1996,15 +1904,8 @@ void sender_free(struct sender *s)
 		rd_kafka_queue_destroy(s->cq);
 	if (s->pq)
 		rd_kafka_queue_destroy(s->pq);
-	if (s->producer) {
-		rd_kafka_flush(s->producer, 5000);
-		rd_kafka_purge(s->producer, RD_KAFKA_PURGE_F_QUEUE |
-						    RD_KAFKA_PURGE_F_INFLIGHT);
-		rd_kafka_poll(s->producer, 0);
-		rd_kafka_destroy(s->producer);
-	}
-	if (s->consumer)
-		rd_kafka_destroy(s->consumer);
+	kafka_producer_close(s->producer, CLOSE_TIMEOUT_MS);
+	kafka_consumer_close(s->consumer, CLOSE_TIMEOUT_MS);
 	/* Whatever is still owed is redelivered after a restart: free it. */
 	while (s->jobs) {
 		struct job *j = s->jobs;

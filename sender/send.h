@@ -23,25 +23,26 @@
 struct sender;
 
 /*
- * Loads templates, keys, the classification table and the provider, and
- * connects to Kafka and Postgres. Startup problems (bad configuration, a
- * missing default template) return NULL with a message in errstr; the
- * caller owns the result. cfg and ev must outlive it.
+ * The daemon kit's create step: loads templates, keys, the classification
+ * table and the provider, and connects to Kafka and Postgres. Returns
+ * DAEMON_EXIT_OK with *state the new struct sender, DAEMON_EXIT_CONFIG for
+ * a bad setting (a missing default template too) or DAEMON_EXIT_FAILED,
+ * with a message in errstr. cfg and ev must outlive it.
  */
-struct sender *sender_new(const struct cfg *cfg, struct events *ev,
-			  char *errstr, size_t errstr_size);
+int sender_new(const struct cfg *cfg, struct events *ev, void **state,
+	       char *errstr, size_t errstr_size);
 
 /*
  * Runs until a stop signal (then drains: stop consuming, finish requests
  * in flight, deliver their outcomes, store offsets, close) or a fatal Kafka
  * error. Returns the process exit status (0 after a clean drain).
  */
-int sender_run(struct sender *s);
+int sender_run(void *s);
 
 /* Readiness for /readyz (thread-safe): false while paused by a provider
  * configuration error, without Postgres, or after a fatal error. */
 bool sender_ready(void *s, char *why, size_t why_size);
 
-void sender_free(struct sender *s);
+void sender_free(void *s);
 
 #endif

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "headers.h"
+
 #define ARRAY_MAX (64u << 20) /* bytes per array parameter */
 #define TXN_ATTEMPTS 5
 
@@ -20,24 +22,14 @@ static enum pg_class run(PGconn *conn, const char *sql, int nparams,
 			 const char *const *params, PGresult **res_out,
 			 char *errstr, size_t errstr_size)
 {
-	PGresult *res =
-		PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
-	enum pg_class cls = pg_classify(conn, res);
+	char state[6];
+	enum pg_class cls = pg_exec_params(conn, sql, nparams, params, res_out,
+					   state, errstr, errstr_size);
 
-	if (cls != PG_OK) {
-		const char *state =
-			res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-		snprintf(errstr, errstr_size, "%s", PQerrorMessage(conn));
-		errstr[strcspn(errstr, "\n")] = '\0';
-		/* A concurrent worker recorded the same request first: the
-		 * rerun will see it as processed. */
-		if (state && strcmp(state, "23505") == 0)
-			cls = PG_RETRY_TXN;
-	}
-	if (cls == PG_OK && res_out)
-		*res_out = res;
-	else
-		PQclear(res);
+	/* A concurrent worker recorded the same request first: the rerun
+	 * will see it as processed. */
+	if (cls != PG_OK && strcmp(state, "23505") == 0)
+		cls = PG_RETRY_TXN;
 	return cls;
 }
 
@@ -82,8 +74,8 @@ static const char *str(const struct batch_item *it, const char *field)
 /* JSON text of the outbox headers of an item (caller frees). */
 static char *headers_json(const struct batch_item *it)
 {
-	json_t *h = json_pack("{s:s,s:s,s:s}", "request-id", it->request_id,
-			      "traceparent", it->traceparent, "received-at",
+	json_t *h = json_pack("{s:s,s:s,s:s}", HDR_REQUEST_ID, it->request_id,
+			      HDR_TRACEPARENT, it->traceparent, HDR_RECEIVED_AT,
 			      it->received_at);
 	char *text = h ? json_dumps(h, JSON_COMPACT) : NULL;
 

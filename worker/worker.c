@@ -33,6 +33,9 @@
 #include <unistd.h>
 
 #include "batch.h"
+#include "clock.h"
+#include "daemon.h"
+#include "headers.h"
 #include "hashpool.h"
 #include "kafka.h"
 #include "log.h"
@@ -42,7 +45,6 @@
 #include "pg.h"
 #include "phone.h"
 #include "seal.h"
-#include "signals.h"
 #include "store.h"
 
 #define GROUP "otpflow-worker"
@@ -50,6 +52,7 @@
 #define OUTBOX_SWEEP_MS 30000 /* age and period of the outbox sweep */
 #define BACKOFF_MAX_MS 2000
 #define FLUSH_STEP_MS 1000
+#define CLOSE_TIMEOUT_MS 5000 /* consumer close, producer flush */
 /* md5("") — Nhost hashes the e-mail, which an SMS sign-up does not have. */
 #define GRAVATAR_EMPTY_MD5 "d41d8cd98f00b204e9800998ecf8427e"
 
@@ -71,7 +74,7 @@ static struct {
 struct worker {
 	const struct cfg *cfg;
 	struct events *ev;
-	PGconn *pg;
+	struct pg_session pg;
 	rd_kafka_t *consumer;
 	rd_kafka_queue_t *queue;
 	rd_kafka_t *producer;
@@ -82,23 +85,8 @@ struct worker {
 	char avatar_url[256];
 	struct store_settings settings;
 	const char *crash_point; /* OTPFLOW_TEST_CRASH_POINT, tests only */
-	atomic_bool pg_ok;
 	atomic_bool kafka_ok;
 };
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-	nanosleep(&ts, NULL);
-}
 
 /* Test-only: die like kill -9 at a named point. */
 static void crash_point(const struct worker *w, const char *name)
@@ -109,51 +97,17 @@ static void crash_point(const struct worker *w, const char *name)
 	}
 }
 
-/* --- Postgres with reconnects ------------------------------------------ */
+/* --- Postgres ---------------------------------------------------------- */
 
-/* Makes sure w->pg is usable; waits (bounded by stop) while it is not. */
-static bool pg_ensure(struct worker *w)
-{
-	long long backoff = 100;
-	char errstr[512];
-
-	while (!signals_stop_requested()) {
-		if (w->pg && PQstatus(w->pg) == CONNECTION_OK)
-			return true;
-		if (w->pg) {
-			PQfinish(w->pg);
-			w->pg = NULL;
-		}
-		w->pg = pg_connect(cfg_str(w->cfg, CFG_OTPFLOW_DATABASE_URL),
-				   "otpflow-worker", errstr, sizeof(errstr));
-		if (w->pg) {
-			atomic_store(&w->pg_ok, true);
-			LOG(LOG_INFO, "postgres connected");
-			return true;
-		}
-		if (atomic_exchange(&w->pg_ok, false))
-			LOG(LOG_WARN, "postgres unavailable; waiting", "error",
-			    errstr);
-		sleep_ms(backoff);
-		backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS :
-							 backoff * 2;
-	}
-	return false;
-}
-
-/* A failed statement: retriable ones reconnect; others are bugs. */
+/* A failed statement: the session takes it, then waits until Postgres is
+ * usable again; false only on a stop. */
 static bool pg_failed(struct worker *w, enum pg_class cls, const char *what,
 		      const char *errstr)
 {
-	LOG(cls == PG_FAILED ? LOG_ERROR : LOG_WARN, "postgres failure", "step",
-	    what, "error", errstr);
-	if (cls == PG_RETRY_CONN) {
-		atomic_store(&w->pg_ok, false);
-		PQfinish(w->pg);
-		w->pg = NULL;
-	}
-	sleep_ms(cls == PG_FAILED ? BACKOFF_MAX_MS : 200);
-	return pg_ensure(w);
+	pg_session_failed(&w->pg, cls, what, errstr);
+	if (cls == PG_FAILED)
+		clock_sleep_ms(BACKOFF_MAX_MS);
+	return pg_session_wait(&w->pg);
 }
 
 /* --- Events ------------------------------------------------------------ */
@@ -164,9 +118,12 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
 	struct batch_item *it = rkm->_private;
 
 	it->delivered = rkm->err == RD_KAFKA_RESP_ERR_NO_ERROR;
-	if (rkm->err)
-		LOG(LOG_WARN, "OtpIssued not delivered", "request_id",
-		    it->request_id, "error", rd_kafka_err2name(rkm->err));
+	if (!rkm->err)
+		return;
+	LOG(LOG_WARN, "OtpIssued not delivered", "request_id", it->request_id,
+	    "error", rd_kafka_err2name(rkm->err));
+	if (kafka_classify(rk, rkm->err) == KAFKA_FATAL)
+		daemon_fatal("kafka producer", rd_kafka_err2str(rkm->err));
 }
 
 /*
@@ -183,7 +140,7 @@ struct batch {
 	struct hash_job *jobs; /* one per item needing a code */
 	size_t njobs;
 	struct store_settings settings;
-	struct timespec t0;
+	int64_t t0; /* monotonic ns */
 };
 
 /* Seals the item's code and encodes its OtpIssued record (arg: batch). */
@@ -225,9 +182,6 @@ static int encode_otp(void *arg, struct batch_item *it)
 static bool decode(struct worker *w, const rd_kafka_message_t *rkm,
 		   struct batch_item *it)
 {
-	const rd_kafka_headers_t *hdrs = NULL;
-	const void *tp = NULL;
-	size_t tp_len = 0;
 	char parent[IDS_TRACEPARENT_SIZE] = "";
 	char errstr[256];
 
@@ -244,15 +198,7 @@ static bool decode(struct worker *w, const rd_kafka_message_t *rkm,
 			it->reissue = strcmp(json_string_value(json_object_get(
 						     it->rec, "kind")),
 					     "REISSUE") == 0;
-			if (rd_kafka_message_headers(
-				    rkm, (rd_kafka_headers_t **)&hdrs) ==
-				    RD_KAFKA_RESP_ERR_NO_ERROR &&
-			    rd_kafka_header_get_last(hdrs, "traceparent", &tp,
-						     &tp_len) ==
-				    RD_KAFKA_RESP_ERR_NO_ERROR &&
-			    tp_len < sizeof(parent))
-				snprintf(parent, sizeof(parent), "%.*s",
-					 (int)tp_len, (const char *)tp);
+			hdr_str(rkm, HDR_TRACEPARENT, parent, sizeof(parent));
 			ids_traceparent_child(parent, it->traceparent);
 			snprintf(it->received_at, sizeof(it->received_at),
 				 "%lld",
@@ -320,12 +266,12 @@ static bool publish(struct worker *w, struct batch_item *items, size_t n)
 				RD_KAFKA_V_KEY(it->phone, strlen(it->phone)),
 				RD_KAFKA_V_VALUE(it->value, it->value_len),
 				RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-				RD_KAFKA_V_HEADER("request-id", it->request_id,
-						  -1),
-				RD_KAFKA_V_HEADER("traceparent",
+				RD_KAFKA_V_HEADER(HDR_REQUEST_ID,
+						  it->request_id, -1),
+				RD_KAFKA_V_HEADER(HDR_TRACEPARENT,
 						  it->traceparent, -1),
 				/* For the end-to-end latency the sender reports. */
-				RD_KAFKA_V_HEADER("received-at",
+				RD_KAFKA_V_HEADER(HDR_RECEIVED_AT,
 						  it->received_at, -1),
 				RD_KAFKA_V_OPAQUE(it), RD_KAFKA_V_END);
 			if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
@@ -343,7 +289,7 @@ static bool publish(struct worker *w, struct batch_item *items, size_t n)
 		while (rd_kafka_flush(w->producer, FLUSH_STEP_MS) ==
 		       RD_KAFKA_RESP_ERR__TIMED_OUT) {
 			atomic_store(&w->kafka_ok, false);
-			if (signals_stop_requested()) {
+			if (daemon_stopping()) {
 				abandon_deliveries(w);
 				return false;
 			}
@@ -356,9 +302,9 @@ static bool publish(struct worker *w, struct batch_item *items, size_t n)
 		atomic_store(&w->kafka_ok, pending == 0);
 		if (pending == 0)
 			return true;
-		if (signals_stop_requested())
+		if (daemon_stopping())
 			return false;
-		sleep_ms(backoff);
+		clock_sleep_ms(backoff);
 		backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS :
 							 backoff * 2;
 	}
@@ -383,10 +329,10 @@ static bool drain_outbox(struct worker *w, long long min_age_ms)
 		size_t n = 0;
 		enum pg_class cls;
 
-		if (!pg_ensure(w))
+		if (!pg_session_wait(&w->pg))
 			goto out;
-		cls = store_outbox_load(w->pg, items, OUTBOX_CHUNK, min_age_ms,
-					&n, errstr, sizeof(errstr));
+		cls = store_outbox_load(w->pg.conn, items, OUTBOX_CHUNK,
+					min_age_ms, &n, errstr, sizeof(errstr));
 		if (cls != PG_OK) {
 			if (!pg_failed(w, cls, "outbox load", errstr))
 				goto out;
@@ -396,7 +342,7 @@ static bool drain_outbox(struct worker *w, long long min_age_ms)
 			break;
 		if (!publish(w, items, n))
 			goto out_clear;
-		while ((cls = store_outbox_delete(w->pg, items, n, errstr,
+		while ((cls = store_outbox_delete(w->pg.conn, items, n, errstr,
 						  sizeof(errstr))) != PG_OK)
 			if (!pg_failed(w, cls, "outbox delete", errstr))
 				goto out_clear;
@@ -494,8 +440,9 @@ static bool commit(struct batch *b, struct batch_item *items, size_t n)
 	char errstr[512];
 	enum pg_class cls;
 
-	while ((cls = store_commit(w->pg, items, n, &b->settings, encode_otp, b,
-				   errstr, sizeof(errstr))) != PG_OK) {
+	while ((cls = store_commit(w->pg.conn, items, n, &b->settings,
+				   encode_otp, b, errstr, sizeof(errstr))) !=
+	       PG_OK) {
 		if (cls == PG_FAILED && n > 1)
 			break;
 		if (cls == PG_FAILED) {
@@ -504,7 +451,7 @@ static bool commit(struct batch *b, struct batch_item *items, size_t n)
 			items[0].outcome = OUTCOME_DROPPED;
 			metrics_inc(stats.failed, 0, 1);
 			while ((cls = store_record_dropped(
-					w->pg, &items[0], errstr,
+					w->pg.conn, &items[0], errstr,
 					sizeof(errstr))) != PG_OK)
 				if (!pg_failed(w, cls, "record dropped",
 					       errstr))
@@ -550,15 +497,6 @@ static void store_offsets(struct worker *w, rd_kafka_message_t **msgs, size_t n)
 	rd_kafka_topic_partition_list_destroy(list);
 }
 
-static double since(const struct timespec *t0)
-{
-	struct timespec t1;
-
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	return (double)(t1.tv_sec - t0->tv_sec) +
-	       (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
-}
-
 static void batch_free(struct batch *b)
 {
 	if (!b)
@@ -596,21 +534,22 @@ static struct batch *batch_prepare(struct worker *w, rd_kafka_message_t **msgs,
 	memcpy(b->msgs, msgs, n * sizeof(*msgs));
 	b->n = n;
 	n = 0; /* the batch owns the messages now */
-	clock_gettime(CLOCK_MONOTONIC, &b->t0);
+	b->t0 = clock_mono_ns();
 	/* Undecodable records get no item (their offsets are stored all the
 	 * same); the others are packed at the front. */
 	for (size_t i = 0; i < b->n; i++)
 		if (decode(w, b->msgs[i], &b->items[b->m]))
 			b->m++;
 	dedup_batch(b->items, b->m);
-	while ((cls = pg_ensure(w) ? store_prefilter(w->pg, b->items, b->m,
-						     errstr, sizeof(errstr)) :
-				     PG_FAILED) != PG_OK)
-		if (signals_stop_requested() ||
+	while ((cls = pg_session_wait(&w->pg) ?
+			      store_prefilter(w->pg.conn, b->items, b->m,
+					      errstr, sizeof(errstr)) :
+			      PG_FAILED) != PG_OK)
+		if (daemon_stopping() ||
 		    !pg_failed(w, cls, "prefilter", errstr))
 			goto fail;
 	b->settings = w->settings;
-	b->settings.issued_at_ms = now_ms();
+	b->settings.issued_at_ms = clock_wall_ms();
 	b->settings.expires_at_ms =
 		b->settings.issued_at_ms + cfg_ms(w->cfg, CFG_OTPFLOW_OTP_TTL);
 	if (!start_codes(b)) {
@@ -629,19 +568,18 @@ fail:
 static bool batch_finish(struct batch *b)
 {
 	struct worker *w = b->w;
-	struct timespec t_commit;
+	int64_t t_commit = clock_mono_ns();
 	char errstr[512];
 	enum pg_class cls;
 
-	clock_gettime(CLOCK_MONOTONIC, &t_commit);
 	if (!commit(b, b->items, b->m))
 		return false;
-	metrics_observe(stats.commit, since(&t_commit));
+	metrics_observe(stats.commit, clock_seconds_since(t_commit));
 	crash_point(w, "after-commit");
 	if (!publish(w, b->items, b->m))
 		return false;
 	crash_point(w, "after-publish");
-	while ((cls = store_outbox_delete(w->pg, b->items, b->m, errstr,
+	while ((cls = store_outbox_delete(w->pg.conn, b->items, b->m, errstr,
 					  sizeof(errstr))) != PG_OK)
 		if (!pg_failed(w, cls, "outbox delete", errstr))
 			return false;
@@ -665,7 +603,7 @@ static bool batch_finish(struct batch *b)
 			metrics_inc(stats.requests, label[b->items[i].outcome],
 				    1);
 	}
-	metrics_observe(stats.batch, since(&b->t0));
+	metrics_observe(stats.batch, clock_seconds_since(b->t0));
 	metrics_inc(stats.batches, 0, 1);
 	return true;
 }
@@ -678,8 +616,8 @@ static bool migrate(struct worker *w)
 	int applied = 0;
 
 	paths_data(w->cfg, "sql", sql_dir, sizeof(sql_dir));
-	while (pg_ensure(w)) {
-		if (migrate_run(w->pg, sql_dir, &applied, errstr,
+	while (pg_session_wait(&w->pg)) {
+		if (migrate_run(w->pg.conn, sql_dir, &applied, errstr,
 				sizeof(errstr)) == 0) {
 			char count[16];
 			snprintf(count, sizeof(count), "%d", applied);
@@ -687,31 +625,33 @@ static bool migrate(struct worker *w)
 			return true;
 		}
 		LOG(LOG_ERROR, "migration failed", "error", errstr);
-		if (PQstatus(w->pg) == CONNECTION_OK)
+		if (PQstatus(w->pg.conn) == CONNECTION_OK)
 			return false; /* a real problem, not an outage */
-		PQfinish(w->pg);
-		w->pg = NULL;
+		pg_session_failed(&w->pg, PG_RETRY_CONN, "migrate", errstr);
 	}
 	return false;
 }
 
-struct worker *worker_new(const struct cfg *cfg, struct events *ev,
-			  char *errstr, size_t errstr_size)
+int worker_new(const struct cfg *cfg, struct events *ev, void **state,
+	       char *errstr, size_t errstr_size)
 {
 	struct worker *w = calloc(1, sizeof(*w));
-	const char *topic = cfg_str(cfg, CFG_OTPFLOW_TOPIC_SIGNUP_REQUESTS);
-	rd_kafka_topic_partition_list_t *subs;
+	const char *topics[] = {
+		cfg_str(cfg, CFG_OTPFLOW_TOPIC_SIGNUP_REQUESTS), NULL
+	};
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 	long long threads = cfg_int(cfg, CFG_OTPFLOW_WORKER_HASH_THREADS);
 	long long cost = cfg_int(cfg, CFG_OTPFLOW_OTP_BCRYPT_COST);
-	rd_kafka_resp_err_t err;
+	int rc = DAEMON_EXIT_CONFIG;
 
 	if (!w) {
 		snprintf(errstr, errstr_size, "out of memory");
-		return NULL;
+		return DAEMON_EXIT_FAILED;
 	}
 	w->cfg = cfg;
 	w->ev = ev;
+	pg_session_init(&w->pg, cfg_str(cfg, CFG_OTPFLOW_DATABASE_URL),
+			"otpflow-worker");
 	stats.requests =
 		metrics_counter("otpflow_worker_requests_total",
 				"signup-requests records handled, by outcome.",
@@ -749,17 +689,25 @@ struct worker *worker_new(const struct cfg *cfg, struct events *ev,
 		.cooldown_ms = cfg_ms(cfg, CFG_OTPFLOW_OTP_COOLDOWN),
 		.max_per_hour = cfg_int(cfg, CFG_OTPFLOW_OTP_MAX_PER_HOUR),
 	};
-	if (w->batch_size < 1 || w->batch_size > 10000 || cost < 4 ||
-	    cost > 31) {
-		snprintf(errstr, errstr_size,
-			 "OTPFLOW_WORKER_BATCH_SIZE must be 1..10000 and "
-			 "OTPFLOW_OTP_BCRYPT_COST 4..31");
-		goto fail;
-	}
 	if (seal_keys_public(&w->keys,
 			     cfg_str(cfg, CFG_OTPFLOW_SEAL_PUBLIC_KEY), errstr,
-			     errstr_size))
-		goto fail_key;
+			     errstr_size)) {
+		char why[300];
+
+		snprintf(why, sizeof(why), "OTPFLOW_SEAL_PUBLIC_KEY: %s",
+			 errstr);
+		snprintf(errstr, errstr_size, "%s", why);
+		goto fail;
+	}
+	w->producer = kafka_producer_new(cfg, on_delivery, w, NULL, errstr,
+					 errstr_size);
+	if (!w->producer)
+		goto fail;
+	w->consumer = kafka_consumer_new(cfg, GROUP, topics, NULL, NULL, NULL,
+					 errstr, errstr_size);
+	if (!w->consumer)
+		goto fail;
+	rc = DAEMON_EXIT_FAILED; /* the settings are fine from here on */
 	w->hp = hashpool_new(threads > 0 ? (unsigned)threads :
 					   (unsigned)(cores > 0 ? cores : 1),
 			     (int)cost);
@@ -767,36 +715,16 @@ struct worker *worker_new(const struct cfg *cfg, struct events *ev,
 		snprintf(errstr, errstr_size, "cannot start hash threads");
 		goto fail;
 	}
-	w->producer = kafka_producer_new(cfg, on_delivery, w, NULL, errstr,
-					 errstr_size);
-	if (!w->producer)
-		goto fail;
-	w->consumer = kafka_consumer_new(cfg, GROUP, NULL, errstr, errstr_size);
-	if (!w->consumer)
-		goto fail;
-	subs = rd_kafka_topic_partition_list_new(1);
-	rd_kafka_topic_partition_list_add(subs, topic, RD_KAFKA_PARTITION_UA);
-	err = rd_kafka_subscribe(w->consumer, subs);
-	rd_kafka_topic_partition_list_destroy(subs);
-	if (err) {
-		snprintf(errstr, errstr_size, "subscribe %s: %s", topic,
-			 rd_kafka_err2str(err));
-		goto fail;
-	}
 	w->queue = rd_kafka_queue_get_consumer(w->consumer);
 	if (!migrate(w)) {
 		snprintf(errstr, errstr_size, "migrations did not apply");
 		goto fail;
 	}
-	return w;
-fail_key : {
-	char why[300];
-	snprintf(why, sizeof(why), "OTPFLOW_SEAL_PUBLIC_KEY: %s", errstr);
-	snprintf(errstr, errstr_size, "%s", why);
-}
+	*state = w;
+	return DAEMON_EXIT_OK;
 fail:
 	worker_free(w);
-	return NULL;
+	return rc;
 }
 
 /*
@@ -810,24 +738,27 @@ static bool finish_ready(struct batch **ready, int *rc)
 	batch_free(*ready);
 	*ready = NULL;
 	if (!ok)
-		*rc = signals_stop_requested() ? 0 : 1;
+		*rc = daemon_stopping() ? 0 : 1;
 	return ok;
 }
 
-int worker_run(struct worker *w)
+int worker_run(void *state)
 {
+	struct worker *w = state;
 	rd_kafka_message_t **msgs = calloc(w->batch_size, sizeof(*msgs));
 	struct batch *ready = NULL; /* codes made, not committed yet */
 	long long last_sweep;
 	int rc = 0;
 
 	if (!msgs)
-		return 1;
+		return DAEMON_EXIT_FAILED;
+	LOG(LOG_INFO, "consuming", "topic",
+	    cfg_str(w->cfg, CFG_OTPFLOW_TOPIC_SIGNUP_REQUESTS));
 	if (!drain_outbox(w, 0))
 		goto out;
-	last_sweep = now_ms();
+	last_sweep = clock_wall_ms();
 	atomic_store(&w->kafka_ok, true);
-	while (!signals_stop_requested()) {
+	while (!daemon_stopping()) {
 		/* With a batch waiting for its commit, take only what is
 		 * already fetched: it must not wait for a full batch. */
 		ssize_t n = rd_kafka_consume_batch_queue(
@@ -841,7 +772,7 @@ int worker_run(struct worker *w)
 			    rd_kafka_err2str(rd_kafka_last_error()));
 			if (!finish_ready(&ready, &rc))
 				break;
-			sleep_ms(200);
+			clock_sleep_ms(200);
 			continue;
 		}
 		/* Errors (e.g. partition EOF) carry no record. */
@@ -857,7 +788,7 @@ int worker_run(struct worker *w)
 			msgs[m++] = msgs[i];
 		}
 		if (m > 0 && !(next = batch_prepare(w, msgs, m))) {
-			rc = signals_stop_requested() ? 0 : 1;
+			rc = daemon_stopping() ? 0 : 1;
 			finish_ready(&ready, &rc);
 			break;
 		}
@@ -874,11 +805,11 @@ int worker_run(struct worker *w)
 			break;
 		}
 		ready = next;
-		if (now_ms() - last_sweep > OUTBOX_SWEEP_MS) {
+		if (clock_wall_ms() - last_sweep > OUTBOX_SWEEP_MS) {
 			if (!finish_ready(&ready, &rc) ||
 			    !drain_outbox(w, OUTBOX_SWEEP_MS))
 				break;
-			last_sweep = now_ms();
+			last_sweep = clock_wall_ms();
 		}
 	}
 	/* Stopping: the batch whose codes are made is committed (drain). */
@@ -891,7 +822,7 @@ out:
 bool worker_ready(void *arg, char *why, size_t why_size)
 {
 	struct worker *w = arg;
-	bool pg = atomic_load(&w->pg_ok), kafka = atomic_load(&w->kafka_ok);
+	bool pg = pg_session_ready(&w->pg), kafka = atomic_load(&w->kafka_ok);
 
 	if (!pg || !kafka)
 		snprintf(why, why_size, "%s%s%s",
@@ -901,23 +832,18 @@ bool worker_ready(void *arg, char *why, size_t why_size)
 	return pg && kafka;
 }
 
-void worker_free(struct worker *w)
+void worker_free(void *state)
 {
+	struct worker *w = state;
+
 	if (!w)
 		return;
 	if (w->queue)
 		rd_kafka_queue_destroy(w->queue);
-	if (w->consumer) {
-		rd_kafka_consumer_close(w->consumer);
-		rd_kafka_destroy(w->consumer);
-	}
-	if (w->producer) {
-		rd_kafka_flush(w->producer, 10000);
-		rd_kafka_destroy(w->producer);
-	}
+	kafka_consumer_close(w->consumer, CLOSE_TIMEOUT_MS);
+	kafka_producer_close(w->producer, CLOSE_TIMEOUT_MS);
 	hashpool_free(w->hp);
-	if (w->pg)
-		PQfinish(w->pg);
+	pg_session_close(&w->pg);
 	sodium_memzero(&w->keys, sizeof(w->keys));
 	free(w);
 }

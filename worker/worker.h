@@ -17,18 +17,20 @@
 struct worker;
 
 /*
- * Connects to Postgres (waiting while it is unavailable), applies the
- * migrations, creates the Kafka clients and the hash pool. Borrows cfg and
- * ev. NULL with errstr on a configuration problem or a stop signal.
+ * The daemon kit's create step: the Kafka clients and the hash pool, then
+ * Postgres (waiting while it is unavailable) and the migrations. Borrows
+ * cfg and ev. DAEMON_EXIT_OK with *state the new struct worker, else
+ * DAEMON_EXIT_CONFIG (a setting) or DAEMON_EXIT_FAILED (a stop signal,
+ * failed migrations) with errstr.
  */
-struct worker *worker_new(const struct cfg *cfg, struct events *ev,
-			  char *errstr, size_t errstr_size);
+int worker_new(const struct cfg *cfg, struct events *ev, void **state,
+	       char *errstr, size_t errstr_size);
 
 /*
  * Publishes outbox rows left by an earlier run, then processes batches
  * until a stop signal. Returns the exit status (0 after a clean drain).
  */
-int worker_run(struct worker *w);
+int worker_run(void *w);
 
 /*
  * True while Kafka and Postgres answer (for /readyz); otherwise a reason
@@ -36,7 +38,8 @@ int worker_run(struct worker *w);
  */
 bool worker_ready(void *w, char *why, size_t why_size);
 
-/* Closes the consumer (committing stored offsets) and frees everything. */
-void worker_free(struct worker *w);
+/* Closes the consumer (committing stored offsets) and the producer, each
+ * within a bound, and frees everything. NULL-safe. */
+void worker_free(void *w);
 
 #endif

@@ -59,6 +59,39 @@ def test_daemons_report_every_configuration_problem_at_once():
     assert "s3cret-value" not in worker.stderr + worker.stdout
 
 
+# One out-of-range value per daemon, one cross-field rule, one unknown
+# word: each daemon reports them all at start and exits 2, before it
+# touches Kafka or Postgres.
+BAD_SETTINGS = {
+    "otpflow-ingest": {"OTPFLOW_MAX_BODY_BYTES": "1",
+                       "OTPFLOW_ACCEPT_TIMEOUT_MS": "99999999",
+                       "OTPFLOW_LOG_LEVEL": "loud"},
+    "otpflow-worker": {"OTPFLOW_WORKER_BATCH_SIZE": "0",
+                       "OTPFLOW_OTP_BCRYPT_COST": "3",
+                       "OTPFLOW_LOG_LEVEL": "loud"},
+    "otpflow-sender": {"OTPFLOW_SMS_MAX_IN_FLIGHT": "0",
+                       "OTPFLOW_SMS_BACKOFF_INITIAL": "10s",
+                       "OTPFLOW_SMS_BACKOFF_MAX": "1s",
+                       "OTPFLOW_SMS_PROVIDER": "pigeon",
+                       "OTPFLOW_LOG_LEVEL": "loud"},
+}
+# BACKOFF_INITIAL > BACKOFF_MAX is one problem naming both.
+PROBLEMS = {"otpflow-ingest": 3, "otpflow-worker": 3, "otpflow-sender": 4}
+
+
+def test_out_of_range_settings_exit_2_in_every_daemon():
+    for exe, bad in BAD_SETTINGS.items():
+        env = {"PATH": "/usr/bin", "OTPFLOW_DATABASE_URL": "postgres://x",
+               "OTPFLOW_SEAL_PUBLIC_KEY": "x", "OTPFLOW_SEAL_SECRET_KEY": "x",
+               **bad}
+        proc = subprocess.run([str(BUILD / exe)], env=env,
+                              capture_output=True, text=True, timeout=30)
+        assert proc.returncode == 2, (exe, proc.stderr)
+        for name in bad:
+            assert name in proc.stderr, (exe, name, proc.stderr)
+        assert f"{PROBLEMS[exe]} problems" in proc.stderr, (exe, proc.stderr)
+
+
 def test_every_binary_has_help_and_version():
     for exe in ("otpflow-ingest", "otpflow-worker", "otpflow-sender",
                 "otpflowctl", "otpflow-devbroker"):

@@ -138,42 +138,6 @@ static void test_length(void)
 	CHECK(!valid(repeat(buf, sizeof(buf), "\xc3\xa9", 33)));
 }
 
-static void test_decoder(void)
-{
-	uint32_t cp = 0;
-	size_t n = 0;
-
-	CHECK_INT(display_name_utf8_decode("\x7f", 1, &cp), 1);
-	CHECK_INT(cp, 0x7f);
-	CHECK_INT(display_name_utf8_decode("\0", 1, &cp), 1);
-	CHECK_INT(cp, 0);
-	CHECK_INT(display_name_utf8_decode("\xc2\x80", 2, &cp), 2);
-	CHECK_INT(cp, 0x80);
-	CHECK_INT(display_name_utf8_decode("\xdf\xbf", 2, &cp), 2);
-	CHECK_INT(cp, 0x7ff);
-	CHECK_INT(display_name_utf8_decode("\xe0\xa0\x80", 3, &cp), 3);
-	CHECK_INT(cp, 0x800);
-	CHECK_INT(display_name_utf8_decode("\xed\x9f\xbf", 3, &cp), 3);
-	CHECK_INT(cp, 0xd7ff);
-	CHECK_INT(display_name_utf8_decode("\xee\x80\x80", 3, &cp), 3);
-	CHECK_INT(cp, 0xe000);
-	CHECK_INT(display_name_utf8_decode("\xef\xbf\xbf", 3, &cp), 3);
-	CHECK_INT(cp, 0xffff);
-	CHECK_INT(display_name_utf8_decode("\xf0\x90\x80\x80", 4, &cp), 4);
-	CHECK_INT(cp, 0x10000);
-	CHECK_INT(display_name_utf8_decode("\xf4\x8f\xbf\xbf", 4, &cp), 4);
-	CHECK_INT(cp, 0x10ffff);
-	/* The length bounds the read, not a NUL. */
-	CHECK_INT(display_name_utf8_decode("\xe5\xad\x97", 2, &cp), 0);
-	CHECK_INT(display_name_utf8_decode("", 0, &cp), 0);
-
-	CHECK(display_name_utf8_length("\xc3\xa9t\xc3\xa9", 5, &n));
-	CHECK_INT(n, 3);
-	CHECK(display_name_utf8_length("", 0, &n));
-	CHECK_INT(n, 0);
-	CHECK(!display_name_utf8_length("a\xff", 2, &n));
-}
-
 static void test_table(void)
 {
 	size_t i;
@@ -211,7 +175,6 @@ int main(void)
 	test_rejected_chars();
 	test_invalid_utf8();
 	test_length();
-	test_decoder();
 	test_table();
 	return check_done("test_display_name");
 }

@@ -1,5 +1,5 @@
 /* retry: backoff with jitter and Retry-After, the verdict after a transient
- * failure, and the Spring Kafka header encodings. */
+ * failure. */
 #include <stdint.h>
 
 #include "check.h"
@@ -11,9 +11,7 @@ int main(void)
 				  .initial_ms = 1000,
 				  .max_ms = 8000,
 				  .expiry_margin_ms = 30000 };
-	unsigned char b[8];
 	int64_t next = 0;
-	size_t n;
 
 	/* Exponential, equal jitter: [base/2, base). */
 	CHECK_INT(retry_backoff_ms(&p, 1, 0.0, 0), 500);
@@ -61,32 +59,5 @@ int main(void)
 				    784111777000LL + 5000),
 		  0);
 
-	/* headers */
-	n = retry_hdr_int32(3, b);
-	CHECK_INT(n, 4);
-	CHECK(b[0] == 0 && b[1] == 0 && b[2] == 0 && b[3] == 3);
-	CHECK_INT(retry_hdr_parse_attempts(b, n), 3);
-	CHECK_INT(retry_hdr_parse_attempts("\x02", 1), 2);
-	CHECK_INT(retry_hdr_parse_attempts("12", 2), 12);
-	CHECK_INT(retry_hdr_parse_attempts("x", 1), -1);
-	CHECK_INT(retry_hdr_parse_attempts(NULL, 0), -1);
-	n = retry_hdr_int64(258, b);
-	CHECK_INT(n, 8);
-	CHECK(b[6] == 1 && b[7] == 2 && b[0] == 0);
-	/* BigInteger.toByteArray of 1764093153123 (0x019abb6f0c63) */
-	n = retry_hdr_bigint(1764093153123LL, b);
-	CHECK_INT(n, 6);
-	CHECK(b[0] == 0x01);
-	CHECK_INT(retry_hdr_parse_timestamp(b, n), 1764093153123LL);
-	n = retry_hdr_bigint(128, b); /* sign bit: keeps a leading zero */
-	CHECK_INT(n, 2);
-	CHECK(b[0] == 0 && b[1] == 0x80);
-	n = retry_hdr_bigint(1, b);
-	CHECK_INT(n, 1);
-	CHECK_INT(retry_hdr_parse_timestamp("1764093153123", 13),
-		  1764093153123LL);
-	CHECK_INT(retry_hdr_parse_timestamp("\xff", 1), -1);
-	/* too short for decimal, too long for a long */
-	CHECK_INT(retry_hdr_parse_timestamp("123456789", 9), -1);
 	return check_done("retry");
 }

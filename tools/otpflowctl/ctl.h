@@ -7,6 +7,9 @@
 
 enum { CTL_OK = 0, CTL_FAILED = 1, CTL_USAGE = 2 };
 
+/* Bound of closing a consumer when a command ends. */
+#define CLOSE_TIMEOUT_MS 5000
+
 int ctl_migrate(int argc, char **argv);
 int ctl_config(int argc, char **argv);
 int ctl_keygen(int argc, char **argv);

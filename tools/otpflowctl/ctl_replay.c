@@ -25,6 +25,7 @@
 
 #include <sodium.h>
 
+#include "clock.h"
 #include "config.h"
 #include "ctl.h"
 #include "events.h"
@@ -60,14 +61,6 @@ struct replay {
 	int pending; /* produced, report not yet seen */
 };
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* "2026-11-25T18:00:00Z" or a duration ago ("2h"); false if neither. */
 static bool parse_time(const char *s, long long *ms)
 {
@@ -76,7 +69,7 @@ static bool parse_time(const char *s, long long *ms)
 	long long ago;
 
 	if (cfg_parse_duration(s, &ago)) {
-		*ms = now_ms() - ago;
+		*ms = clock_wall_ms() - ago;
 		return true;
 	}
 	end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
@@ -227,7 +220,7 @@ static void replay_one(struct replay *r, const rd_kafka_message_t *rkm)
 		   otp_id) == 1) {
 		r->n.already_sent++;
 		action = "already sent";
-	} else if (expires - now_ms() >=
+	} else if (expires - clock_wall_ms() >=
 		   cfg_ms(r->cfg, CFG_OTPFLOW_REPLAY_MIN_VALIDITY)) {
 		action = "resend";
 		if (!r->o.dry_run) {
@@ -264,8 +257,9 @@ static void replay_one(struct replay *r, const rd_kafka_message_t *rkm)
 					"{s:s,s:I,s:s,s:s,s:O,s:s,s:[],s:s,s:s,"
 					"s:n,s:s,s:s}",
 					"request_id", request_id, "received_at",
-					(json_int_t)now_ms(), "phone_number",
-					phone, "display_name", phone, "locale",
+					(json_int_t)clock_wall_ms(),
+					"phone_number", phone, "display_name",
+					phone, "locale",
 					json_object_get(otp, "locale"),
 					"default_role", "", "allowed_roles",
 					"metadata_json", "null", "redirect_to",
@@ -469,7 +463,8 @@ int ctl_replay(int argc, char **argv)
 						  CFG_OTPFLOW_DATABASE_URL),
 					  "otpflowctl", errstr, sizeof(errstr));
 		if (r.pg)
-			r.consumer = kafka_consumer_new(&cfg, group, overrides,
+			r.consumer = kafka_consumer_new(&cfg, group, NULL,
+							overrides, NULL, NULL,
 							errstr, sizeof(errstr));
 		if (r.consumer && !r.o.dry_run)
 			r.producer = kafka_producer_new(&cfg, on_delivery, &r,
@@ -527,10 +522,7 @@ int ctl_replay(int argc, char **argv)
 out:
 	if (parts)
 		rd_kafka_topic_partition_list_destroy(parts);
-	if (r.consumer) {
-		rd_kafka_consumer_close(r.consumer);
-		rd_kafka_destroy(r.consumer);
-	}
+	kafka_consumer_close(r.consumer, CLOSE_TIMEOUT_MS);
 	if (r.producer)
 		rd_kafka_destroy(r.producer);
 	if (r.pg)

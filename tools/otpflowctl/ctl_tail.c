@@ -204,7 +204,8 @@ int ctl_tail(int argc, char **argv)
 					    "enable.partition.eof", "true",
 					    NULL };
 		if (ev)
-			rk = kafka_consumer_new(&cfg, group, overrides, errstr,
+			rk = kafka_consumer_new(&cfg, group, NULL, overrides,
+						NULL, NULL, errstr,
 						sizeof(errstr));
 	}
 	if (!rk) {
@@ -257,10 +258,7 @@ out:
 		rd_kafka_topic_partition_list_destroy(parts);
 	if (md)
 		rd_kafka_metadata_destroy(md);
-	if (rk) {
-		rd_kafka_consumer_close(rk);
-		rd_kafka_destroy(rk);
-	}
+	kafka_consumer_close(rk, CLOSE_TIMEOUT_MS);
 	events_destroy(ev);
 	cfg_free(&cfg);
 	return rc;
