@@ -8,10 +8,7 @@ import socket
 
 import requests
 
-from otpflow_test import avro_decode, read_topic
-
-ROUTE = "/signup/passwordless/sms"
-JSON = {"Content-Type": "application/json"}
+from otpflow_test import JSON, SIGNUP_ROUTE as ROUTE, avro_decode, read_topic
 
 
 def post(url, body, headers=JSON, **kw):

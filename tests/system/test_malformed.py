@@ -17,9 +17,8 @@ from dataclasses import dataclass
 import requests
 
 import results as results_md
-from otpflow_test import REPO, read_topic
+from otpflow_test import REPO, SIGNUP_ROUTE as ROUTE, read_topic
 
-ROUTE = "/signup/passwordless/sms"
 CORPUS = REPO / "tests" / "malformed"
 MAX_BODY = 16384  # OTPFLOW_MAX_BODY_BYTES default
 SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "runtime error:")

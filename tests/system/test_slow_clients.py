@@ -24,9 +24,8 @@ import urllib.parse
 import requests
 
 import results as results_md
-from otpflow_test import read_topic
+from otpflow_test import SIGNUP_ROUTE as ROUTE, read_topic
 
-ROUTE = "/signup/passwordless/sms"
 TIMEOUT_S = 3           # OTPFLOW_CONNECTION_TIMEOUT for this test
 PER_IP_LIMIT = 256      # OTPFLOW_MAX_CONNECTIONS_PER_IP; all is 127.0.0.1
 SLOW_PER_GROUP = 100
