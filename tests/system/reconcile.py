@@ -1,5 +1,5 @@
 """Reconciliation and leak scan of one full-pipeline run (ingest -> worker ->
-sender -> fake provider), for the reliability scenarios of TARGETS.md.
+sender -> fake provider), for the reliability scenarios of docs/targets.md.
 
 Where every accepted sign-up ended is checked three independent ways: the
 records on the test's five topics, the rows in Postgres (the same counts as
@@ -12,12 +12,12 @@ provider accepted; and `otpflowctl stats` itself must say "balanced".
                                   topics, seal_secret=...)
     leaks = reconcile.leak_scan(snap, log_paths, figures["codes"])
 
-The leak scan (SPEC §2.2: the plaintext OTP never appears on a topic, header
-or log line; phone numbers in logs are masked) looks for each issued code as
-a 6-digit token: a run of exactly 6 digits with no digit on either side,
-after UUIDs and long hex strings (trace ids, provider message ids) are blanked
-out, since a code cannot hide inside an identifier. What is scanned holds
-other numbers too, so chance equality with one of N random codes is the
+The leak scan (docs/api.md §2.2: the plaintext OTP never appears on a topic,
+header or log line; phone numbers in logs are masked) looks for each issued
+code as a 6-digit token: a run of exactly 6 digits with no digit on either
+side, after UUIDs and long hex strings (trace ids, provider message ids) are
+blanked out, since a code cannot hide inside an identifier. What is scanned
+holds other numbers too, so chance equality with one of N random codes is the
 false positive to avoid; each unit is compared with the codes it could leak:
 
 - a topic record with every issued code: records hold no legitimate 6-digit

@@ -1,4 +1,4 @@
-"""R9 (TARGETS.md): the fixed corpus of malformed requests in
+"""R9 (docs/targets.md): the fixed corpus of malformed requests in
 tests/malformed/ (cases.tsv: body file, Content-Type, expected status and
 error), plus generated bodies too big to commit, sent over raw sockets to a
 real ingest so every byte arrives as written. Each must get its 400/413/415

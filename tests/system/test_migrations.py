@@ -18,7 +18,7 @@ from otpflow_test import nhost_verify, query
 
 FIXTURE = pathlib.Path(__file__).parent / "fixtures" / "nhost_auth.sql"
 
-# auth.users as Nhost's migrations leave it (SPEC section 6): name, data_type,
+# auth.users as Nhost's migrations leave it (docs/api.md §6): name, data_type,
 # character_maximum_length, is_nullable, column_default, domain_name. Order is
 # Nhost's column order.
 USERS_COLUMNS = [
@@ -144,7 +144,7 @@ def applied_migrations(url):
 
 
 def insert_sms_user(url, phone, code, expires_sql="now() + interval '5 minutes'"):
-    """A row shaped as the worker writes it (SPEC section 3)."""
+    """A row shaped as the worker writes it (docs/api.md §3)."""
     user_id = str(uuid.uuid4())
     query(url, f"""
         INSERT INTO auth.users (id, phone_number, display_name, locale,

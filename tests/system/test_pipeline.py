@@ -1,6 +1,6 @@
-"""Full-pipeline reliability scenarios of TARGETS.md — ingest -> worker ->
-sender -> fake provider, on the real broker and Postgres — each ending with
-the reconciliation and the leak scan of reconcile.py:
+"""Full-pipeline reliability scenarios of docs/targets.md — ingest ->
+worker -> sender -> fake provider, on the real broker and Postgres — each
+ending with the reconciliation and the leak scan of reconcile.py:
 
 - R1: 20 000 distinct sign-ups plus a few hundred repeats, no faults;
 - R2: the same load while the worker is killed with SIGKILL every few
@@ -10,7 +10,7 @@ the reconciliation and the leak scan of reconcile.py:
   dead-lettered, then `otpflowctl replay` after the fault clears sends every
   code still undelivered once, and a fresh code for the expired ones.
 
-Sizes are tunable (the defaults are TARGETS.md's): OTPFLOW_TEST_R1_SIGNUPS,
+Sizes are tunable (the defaults are the targets'): OTPFLOW_TEST_R1_SIGNUPS,
 OTPFLOW_TEST_R2_SIGNUPS, OTPFLOW_TEST_R6_SIGNUPS, and OTPFLOW_TEST_R2_SECONDS,
 the time R2's sign-ups are spread over (the worker is killed while they
 arrive). The worker hashes with bcrypt cost 4 (the least it allows) to keep

@@ -1,4 +1,4 @@
-"""Reliability scenarios of TARGETS.md that need a service of their own to
+"""Reliability scenarios of docs/targets.md that need a service of their own to
 break: R4 (the Kafka broker stops under load) and R5 (Postgres stops under
 load). Each starts a private broker or Postgres through the same scripts,
 so the session's shared services are never disturbed."""

@@ -1,5 +1,5 @@
 """otpflow-sender against a real Kafka, a real Postgres and the fake SMS
-provider (tests/fake_provider.py): every outcome of SPEC section 4 as it is
+provider (tests/fake_provider.py): every outcome of docs/api.md §4 as it is
 observable on the topics, in the provider's log, in otpflow.sms_deliveries,
 on /readyz and /metrics -- and never a plaintext code on a topic, a header or
 a log line.
@@ -67,7 +67,7 @@ def metric(text, name, label=None):
 
 
 def assert_dead_letter(msg, dl, record, sender, reason):
-    """Every SmsDeadLetter field filled; headers as SPEC section 2.3."""
+    """Every SmsDeadLetter field filled; headers as docs/api.md §2.3."""
     assert dl["reason"] == reason
     assert dl["provider"] == "twilio"
     assert dl["error_message"]

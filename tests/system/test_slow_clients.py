@@ -1,7 +1,7 @@
-"""R10 (TARGETS.md, SPEC §1.7): slow clients against a real ingest whose
-connection timeout is 3 s. 200 raw connections trickle a signup one byte
-per second — faster than the timeout, so an idle timeout alone would never
-close them (slowloris): half send the headers that way, half send the
+"""R10 (docs/targets.md, docs/api.md §1.7): slow clients against a real
+ingest whose connection timeout is 3 s. 200 raw connections trickle a signup
+one byte per second — faster than the timeout, so an idle timeout alone would
+never close them (slowloris): half send the headers that way, half send the
 headers at once and then trickle the body. Meanwhile a legitimate client
 posts valid signups at a steady pace on new connections.
 
