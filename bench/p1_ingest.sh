@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# P1/P2 of TARGETS.md: ingest durable-accept throughput and latency under
+# P1/P2 of docs/targets.md: ingest durable-accept throughput and latency under
 # load, against a real Kafka broker, as a ratio of a hello-world
 # libmicrohttpd+jansson POST server measured in the same run.
 #

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""P3 of TARGETS.md: burst absorption. N distinct, valid sign-ups are sent as
+"""P3 of docs/targets.md: burst absorption. N distinct, valid sign-ups are sent as
 fast as possible to ingest + a real Kafka broker while no worker runs; then
 one worker (bcrypt cost 6) drains the backlog into a real Postgres.
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# P4 of TARGETS.md: worker throughput on a backlog, as a ratio of the
+# P4 of docs/targets.md: worker throughput on a backlog, as a ratio of the
 # bcrypt ceiling (cores x single-thread bcrypt-6 hashes/s) measured in the
 # same run. Real Postgres and Kafka (own state: .state/bench, or
 # OTPFLOW_STATE_DIR / OTPFLOW_PG_PORT / OTPFLOW_BROKER_PORT).

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""P5 of TARGETS.md: sender throughput with the fake provider answering after
+"""P5 of docs/targets.md: sender throughput with the fake provider answering after
 50 ms. Real Kafka and Postgres (own state: .state/bench-sender, broker
 19692, Postgres 54639, or OTPFLOW_STATE_DIR / OTPFLOW_BROKER_PORT /
 OTPFLOW_PG_PORT).

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""P6 of TARGETS.md: end-to-end latency at a steady request rate, through
+"""P6 of docs/targets.md: end-to-end latency at a steady request rate, through
 ingest -> Kafka -> worker -> Postgres -> Kafka -> sender -> fake provider
 answering after 50 ms.
 

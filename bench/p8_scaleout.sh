@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# P8 of TARGETS.md: worker scale-out. The same P4-style backlog on a
+# P8 of docs/targets.md: worker scale-out. The same P4-style backlog on a
 # 6-partition signup-requests topic is drained by 1 worker, then (fresh
 # database, fresh topic, same backlog) by 2 workers of one consumer group;
 # reports users/s of each and their ratio, measured in the same run.

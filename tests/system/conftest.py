@@ -1,11 +1,17 @@
 """System-test fixtures: the real stack, started through the same scripts a
 user runs (scripts/pg.sh, scripts/kafka.sh), on ports and a state folder of
-their own so a local `scripts/run-local.sh` keeps running beside them.
+their own so a local `scripts/run-local.sh` keeps running beside them; the
+daemons started against it; and the sender's world: the fake SMS provider
+(tests/fake_provider.py, a real HTTP server on loopback) and a harness that
+starts otpflow-sender, produces OtpIssued records and reads its outcomes.
+Plain helper functions are in otpflow_test.py.
 
 Run with Debian's interpreter: /usr/bin/python3 -m pytest tests/system
 (python3-confluent-kafka, python3-avro, python3-psycopg2, python3-nacl).
 """
 
+import datetime
+import json
 import os
 import pathlib
 import subprocess
@@ -13,8 +19,11 @@ import uuid
 
 import psycopg2
 import pytest
+import requests
 
-from otpflow_test import REPO, BUILD, avro_decode  # noqa: F401  (re-export)
+from otpflow_test import (REPO, BUILD, Daemon, avro_decode,  # noqa: F401
+                          avro_encode, free_port, produce, query,
+                          read_topic, seal_code, wait_for)
 
 STATE = pathlib.Path(os.environ.get("OTPFLOW_TEST_STATE_DIR",
                                     REPO / ".state" / "test"))
@@ -67,7 +76,7 @@ class Stack:
 def no_sanitizer_reports():
     """Fails a test whose daemons (stopped, killed or still running) printed
     a sanitizer report: the ASan+UBSan run of this suite relies on it."""
-    from otpflow_test import Daemon, sanitizer_reports
+    from otpflow_test import sanitizer_reports
     Daemon.started.clear()
     yield
     reports = {d.exe: sanitizer_reports(d.output()) for d in Daemon.started}
@@ -101,6 +110,14 @@ def fresh_db(stack):
 
 
 @pytest.fixture
+def migrated_db(fresh_db, otpflowctl):
+    """URL of a new database with otpflow's migrations applied."""
+    proc = otpflowctl("migrate", env={"OTPFLOW_DATABASE_URL": fresh_db})
+    assert proc.returncode == 0, proc.stderr
+    return fresh_db
+
+
+@pytest.fixture
 def topics():
     """Unique topic names for one test, as OTPFLOW_TOPIC_* variables."""
     suffix = uuid.uuid4().hex[:8]
@@ -128,8 +145,6 @@ def start_ingest(stack, topics, tmp_path):
     """Starts otpflow-ingest with the test's topics (and extra settings);
     returns its base URL. Every ingest started is stopped with SIGTERM at
     the end of the test, and must exit 0."""
-    import requests
-    from otpflow_test import Daemon, free_port, wait_for
     started = []
 
     def start(**settings):
@@ -175,10 +190,7 @@ def start_worker(stack, topics, seal_keys, tmp_path):
     """Starts otpflow-worker on the test's topics and the given database;
     returns the Daemon. Stopped with SIGTERM at the end of the test (a
     daemon the test killed itself is left alone)."""
-    from otpflow_test import Daemon, wait_for
     started = []
-
-    from otpflow_test import free_port
 
     def start(database_url, wait=True, **settings):
         env = stack.env(**topics)
@@ -202,3 +214,210 @@ def start_worker(stack, topics, seal_keys, tmp_path):
     for daemon in started:
         if daemon.proc.poll() is None:
             assert daemon.stop() == 0, daemon.output()
+
+
+# --- the sender's world ------------------------------------------------------
+
+TWILIO_SID = "AC" + "0" * 32
+TWILIO_TOKEN = "test-auth-token-do-not-log"
+TWILIO_SERVICE = "MG" + "1" * 32
+
+
+class FakeProvider:
+    """tests/fake_provider.py in a child process. Its SMS log (which holds
+    codes by necessity) is provider-sms.jsonl, its own output
+    provider-output.log (the leak scans read it), both in tmp_path."""
+
+    def __init__(self, tmp_path, account=TWILIO_SID, token=TWILIO_TOKEN):
+        self.log_path = tmp_path / "provider-sms.jsonl"
+        self.output_path = tmp_path / "provider-output.log"
+        self.output = open(self.output_path, "wb")
+        self.proc = subprocess.Popen(
+            ["/usr/bin/python3", str(REPO / "tests" / "fake_provider.py"),
+             "--port", "0", "--log", str(self.log_path),
+             "--account", account, "--token", token],
+            stdout=self.output, stderr=subprocess.STDOUT)
+
+        def listening():
+            assert self.proc.poll() is None, self.output_path.read_text()
+            lines = self.output_path.read_text().splitlines()
+            return lines and lines[0].startswith("listening on ") and lines[0]
+        self.url = "http://" + wait_for(listening, 20, "fake provider")\
+            .split()[-1]
+
+    def rules(self, rules):
+        r = requests.post(self.url + "/_control/rules", json=rules, timeout=5)
+        assert r.ok
+
+    def attempts(self):
+        return requests.get(self.url + "/_control/attempts", timeout=5).json()
+
+    def messages(self):
+        if not self.log_path.exists():
+            return []
+        return [json.loads(line) for line in
+                self.log_path.read_text().splitlines() if line]
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)
+        self.output.close()
+
+
+@pytest.fixture
+def fake_provider(tmp_path):
+    provider = FakeProvider(tmp_path)
+    yield provider
+    provider.stop()
+
+
+def make_otp(public_key, phone, code="123456", locale="en",
+             expires_in=300.0, otp_id=None):
+    """An OtpIssued record (as python3-avro takes it) sealed to public_key."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    return {
+        "otp_id": otp_id or str(uuid.uuid4()),
+        "request_id": str(uuid.uuid4()),
+        "user_id": str(uuid.uuid4()),
+        "phone_number": phone,
+        "locale": locale,
+        "otp_sealed": seal_code(public_key, code),
+        "issued_at": now,
+        "expires_at": now + datetime.timedelta(seconds=expires_in),
+    }
+
+
+class SenderHarness:
+    """What a test needs: start the sender, produce OtpIssued records, read
+    the outcome topics."""
+
+    def __init__(self, stack, topics, db, keys, provider, tmp_path,
+                 otpflowctl):
+        self.stack, self.topics, self.db = stack, topics, db
+        self.public_key, self.secret_key = keys["public"], keys["secret"]
+        self.provider, self.tmp_path = provider, tmp_path
+        self.daemons = []
+        # `otpflowctl topics` can report a topic it just created as
+        # "missing" (metadata not propagated yet) and exit 1: retry, bounded.
+        tries = []
+
+        def create():
+            proc = otpflowctl("topics", "--partitions", "3", env=topics)
+            tries.append(f"exit {proc.returncode}: {proc.stdout}{proc.stderr}")
+            return proc.returncode == 0
+        try:
+            wait_for(create, 60, "otpflowctl topics", interval=0.5)
+        except AssertionError:
+            raise AssertionError("otpflowctl topics failed:\n" + tries[-1])
+
+    def env(self, **settings):
+        env = self.stack.env(**self.topics)
+        env.update(
+            OTPFLOW_DATABASE_URL=self.db,
+            OTPFLOW_SEAL_SECRET_KEY=self.secret_key,
+            OTPFLOW_SMS_PROVIDER="twilio",
+            OTPFLOW_SMS_TWILIO_BASE_URL=self.provider.url,
+            AUTH_SMS_TWILIO_ACCOUNT_SID=TWILIO_SID,
+            AUTH_SMS_TWILIO_AUTH_TOKEN=TWILIO_TOKEN,
+            AUTH_SMS_TWILIO_MESSAGING_SERVICE_ID=TWILIO_SERVICE,
+            AUTH_LOCALE_DEFAULT="en",
+            OTPFLOW_SMS_BACKOFF_INITIAL="200ms",
+            OTPFLOW_SMS_BACKOFF_MAX="1s",
+            OTPFLOW_SMS_EXPIRY_MARGIN="1s",
+            OTPFLOW_SMS_TIMEOUT="2s",
+            OTPFLOW_SMS_CONNECT_TIMEOUT="1s",
+            OTPFLOW_SMS_PAUSE_PROBE="500ms",
+            OTPFLOW_LOG_LEVEL="debug",
+        )
+        env.update({k: str(v) for k, v in settings.items()})
+        return env
+
+    def start(self, **settings):
+        port = free_port()
+        settings.setdefault("OTPFLOW_ADMIN_LISTEN", f"127.0.0.1:{port}")
+        self.admin = "http://" + settings["OTPFLOW_ADMIN_LISTEN"]
+        daemon = Daemon("otpflow-sender", self.env(**settings),
+                        self.tmp_path / f"sender-{len(self.daemons)}.log")
+        self.daemons.append(daemon)
+
+        def healthy():
+            assert daemon.proc.poll() is None, daemon.output()
+            try:
+                return requests.get(self.admin + "/healthz", timeout=1).ok
+            except requests.ConnectionError:
+                return False
+        wait_for(healthy, 20, "sender /healthz")
+        return daemon
+
+    def stop_all(self):
+        """SIGTERM to every daemon still running; their exit statuses
+        (daemons a test killed itself are left out)."""
+        return [d.stop() for d in self.daemons
+                if not (d.proc.poll() is not None and d.proc.returncode == -9)]
+
+    def logs(self):
+        return "".join(d.output() for d in self.daemons)
+
+    def send_otp(self, phone, code="123456", topic=None, headers=None,
+                 **kw):
+        record = make_otp(self.public_key, phone, code=code, **kw)
+        produce(self.stack.bootstrap,
+                topic or self.topics["OTPFLOW_TOPIC_SMS_OTP"], phone,
+                avro_encode("OtpIssued", record),
+                headers or [("request-id", record["request_id"].encode())])
+        return record
+
+    def produce_raw(self, key, value, topic=None):
+        produce(self.stack.bootstrap,
+                topic or self.topics["OTPFLOW_TOPIC_SMS_OTP"], key, value,
+                [("request-id", str(uuid.uuid4()).encode())])
+
+    def topic(self, name):
+        return read_topic(self.stack.bootstrap, self.topics[name])
+
+    def sent(self):
+        return [(m, avro_decode(m.value())[1])
+                for m in self.topic("OTPFLOW_TOPIC_SMS_SENT")]
+
+    def dead(self):
+        return [(m, avro_decode(m.value())[1])
+                for m in self.topic("OTPFLOW_TOPIC_DEAD_LETTER")]
+
+    def retries(self):
+        return self.topic("OTPFLOW_TOPIC_SMS_OTP_RETRY")
+
+    def wait_sent(self, n, timeout=30):
+        return wait_for(lambda: (lambda s: s if len(s) >= n else None)(
+            self.sent()), timeout, f"{n} sms-sent record(s)", interval=0.2)
+
+    def wait_dead(self, n, timeout=30):
+        return wait_for(lambda: (lambda s: s if len(s) >= n else None)(
+            self.dead()), timeout, f"{n} dead letter(s)", interval=0.2)
+
+    def db_rows(self):
+        rows = query(self.db, "SELECT otp_id::text, status, attempts, "
+                              "reason, provider_message_id "
+                              "FROM otpflow.sms_deliveries")
+        return {r[0]: r[1:] for r in rows}
+
+    def metrics(self):
+        return requests.get(self.admin + "/metrics", timeout=5).text
+
+    def ready(self):
+        return requests.get(self.admin + "/readyz", timeout=5).status_code
+
+
+@pytest.fixture
+def sender(stack, topics, migrated_db, seal_keys, fake_provider, tmp_path,
+           otpflowctl):
+    """A SenderHarness on a migrated database and the fake provider; every
+    sender it started must exit 0 on SIGTERM at the end of the test."""
+    harness = SenderHarness(stack, topics, migrated_db, seal_keys,
+                            fake_provider, tmp_path, otpflowctl)
+    yield harness
+    for code in harness.stop_all():
+        assert code == 0, harness.logs()[-4000:]

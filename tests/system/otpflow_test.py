@@ -1,6 +1,8 @@
-"""Helpers shared by the system tests: paths, and an independent decoder of
-otpflow's Kafka values (Confluent framing + Avro, with Debian's python3-avro,
-so the C encoder is checked against another implementation)."""
+"""Helpers shared by the system tests (plain functions; the fixtures are in
+conftest.py): paths, an independent encoder and decoder of otpflow's Kafka
+values (Confluent framing + Avro, with Debian's python3-avro, so the C
+encoder is checked against another implementation), the sealed code, the
+sign-up request, Postgres queries and Nhost's verification statement."""
 
 import io
 import json
@@ -150,3 +152,104 @@ def avro_encode(name, record):
                                               avro.io.BinaryEncoder(buf))
             return buf.getvalue()
     raise KeyError(name)
+
+
+def headers_of(msg):
+    """The headers of a confluent_kafka Message as a dict (last one wins)."""
+    return dict(msg.headers() or [])
+
+
+def produce(bootstrap, topic, key, value, headers=None):
+    """Produces one record (idempotent producer) and waits for its delivery."""
+    from confluent_kafka import Producer
+    p = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
+    errors = []
+    p.produce(topic, key=key.encode() if isinstance(key, str) else key,
+              value=value, headers=headers or [],
+              on_delivery=lambda err, msg: err and errors.append(err))
+    assert p.flush(30) == 0, "produce did not finish"
+    assert not errors, errors
+
+
+# --- the sealed code ---------------------------------------------------------
+
+def seal_code(public_key_b64, code):
+    """code sealed to the public key, as the worker seals it."""
+    import base64
+    from nacl.public import PublicKey, SealedBox
+    return SealedBox(PublicKey(base64.b64decode(public_key_b64))) \
+        .encrypt(code.encode())
+
+
+def open_code(secret_key_b64, sealed):
+    """The plaintext code of an OtpIssued's otp_sealed (the sender's view)."""
+    import base64
+    from nacl.public import PrivateKey, SealedBox
+    return SealedBox(PrivateKey(base64.b64decode(secret_key_b64))) \
+        .decrypt(sealed).decode()
+
+
+# --- HTTP --------------------------------------------------------------------
+
+SIGNUP_ROUTE = "/signup/passwordless/sms"
+JSON = {"Content-Type": "application/json"}
+
+
+def signup(url, phone, **options):
+    """POSTs a sign-up for phone (options: the request's "options" object)
+    to the ingest at url and asserts its 200."""
+    import requests
+    body = {"phoneNumber": phone}
+    if options:
+        body["options"] = options
+    resp = requests.post(url + SIGNUP_ROUTE, data=json.dumps(body),
+                         headers=JSON, timeout=30)
+    assert resp.status_code == 200, resp.text
+
+
+# --- Postgres ----------------------------------------------------------------
+
+def query(url, sql, *args):
+    """Runs one statement with args in a transaction of its own (committed);
+    its rows, or None for a statement that returns none."""
+    import psycopg2
+    conn = psycopg2.connect(url, connect_timeout=10)
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(sql, args)
+            return cur.fetchall() if cur.description else None
+    finally:
+        conn.close()
+
+
+def processed(url):
+    """How many signup-requests records the worker has handled."""
+    return query(url, "SELECT count(*) FROM otpflow.processed_requests")[0][0]
+
+
+# Nhost Auth's verification of an SMS code (its sign-in step), verbatim.
+NHOST_VERIFY_SQL = (
+    "UPDATE auth.users SET otp_hash_expires_at = now(), "
+    "phone_number_verified = true WHERE phone_number = %s AND "
+    "otp_hash = crypt(%s, otp_hash) AND otp_hash_expires_at > now() "
+    "AND otp_method_last_used = 'sms' RETURNING id")
+
+
+def nhost_verify(url, phone, code, spend=True):
+    """Runs Nhost's verification statement for phone and code: the id (text)
+    of the user it verifies, or None. spend=False rolls it back (looks
+    without using the code up)."""
+    import psycopg2
+    conn = psycopg2.connect(url, connect_timeout=10)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(NHOST_VERIFY_SQL, (phone, code))
+            rows = cur.fetchall()
+        if spend:
+            conn.commit()
+        else:
+            conn.rollback()
+    finally:
+        conn.close()
+    assert len(rows) <= 1, rows  # phone_number is unique
+    return str(rows[0][0]) if rows else None

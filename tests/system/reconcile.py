@@ -1,5 +1,5 @@
 """Reconciliation and leak scan of one full-pipeline run (ingest -> worker ->
-sender -> fake provider), for the reliability scenarios of TARGETS.md.
+sender -> fake provider), for the reliability scenarios of docs/targets.md.
 
 Where every accepted sign-up ended is checked three independent ways: the
 records on the test's five topics, the rows in Postgres (the same counts as
@@ -12,12 +12,12 @@ provider accepted; and `otpflowctl stats` itself must say "balanced".
                                   topics, seal_secret=...)
     leaks = reconcile.leak_scan(snap, log_paths, figures["codes"])
 
-The leak scan (SPEC §2.2: the plaintext OTP never appears on a topic, header
-or log line; phone numbers in logs are masked) looks for each issued code as
-a 6-digit token: a run of exactly 6 digits with no digit on either side,
-after UUIDs and long hex strings (trace ids, provider message ids) are blanked
-out, since a code cannot hide inside an identifier. What is scanned holds
-other numbers too, so chance equality with one of N random codes is the
+The leak scan (docs/api.md §2.2: the plaintext OTP never appears on a topic,
+header or log line; phone numbers in logs are masked) looks for each issued
+code as a 6-digit token: a run of exactly 6 digits with no digit on either
+side, after UUIDs and long hex strings (trace ids, provider message ids) are
+blanked out, since a code cannot hide inside an identifier. What is scanned
+holds other numbers too, so chance equality with one of N random codes is the
 false positive to avoid; each unit is compared with the codes it could leak:
 
 - a topic record with every issued code: records hold no legitimate 6-digit
@@ -41,7 +41,6 @@ digits (so "+14155550123", "14155550123" and "4155550123" all count), while
 the masked form is allowed.
 """
 
-import base64
 import bisect
 import collections
 import datetime
@@ -52,7 +51,8 @@ import urllib.parse
 
 import psycopg2
 
-from otpflow_test import REPO, avro_decode, read_topic, wait_for
+from otpflow_test import (REPO, avro_decode, headers_of, open_code, query,
+                          read_topic, wait_for)
 
 TOPIC_VARS = ("OTPFLOW_TOPIC_SIGNUP_REQUESTS", "OTPFLOW_TOPIC_SMS_OTP",
               "OTPFLOW_TOPIC_SMS_OTP_RETRY", "OTPFLOW_TOPIC_SMS_SENT",
@@ -96,15 +96,6 @@ def db_counts(db):
     out["processed"] = sum(out[o] for o in ("created", "existing", "dropped",
                                              "reissued"))
     return out
-
-
-def query(db, sql, *args):
-    with psycopg2.connect(db, connect_timeout=10) as conn, \
-            conn.cursor() as cur:
-        cur.execute(sql, args)
-        rows = cur.fetchall()
-    conn.close()
-    return rows
 
 
 def topic_records(bootstrap, topic):
@@ -212,16 +203,6 @@ class Snapshot:
             for key in ("otp_id", "request_id", "user_id"):
                 out[otp[key]] = otp["phone_number"]
         return out
-
-
-def headers_of(msg):
-    return dict(msg.headers() or [])
-
-
-def open_code(seal_secret, sealed):
-    from nacl.public import PrivateKey, SealedBox
-    return SealedBox(PrivateKey(base64.b64decode(seal_secret))) \
-        .decrypt(sealed).decode()
 
 
 def sms_code(body):

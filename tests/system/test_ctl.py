@@ -4,19 +4,8 @@ phones masked and no plaintext code; keygen and config behave."""
 import base64
 import json
 
-import requests
-from nacl.public import PrivateKey, SealedBox
-
-from otpflow_test import wait_for, read_topic
-
-ROUTE = "/signup/passwordless/sms"
-
-
-def signup(url, phone):
-    resp = requests.post(url + ROUTE, data=json.dumps({"phoneNumber": phone}),
-                         headers={"Content-Type": "application/json"},
-                         timeout=30)
-    assert resp.status_code == 200, resp.text
+from otpflow_test import (open_code, produce, query, read_topic, signup,
+                          wait_for)
 
 
 def tail(otpflowctl, topics, topic_var, *args):
@@ -50,13 +39,11 @@ def test_tail_signup_requests_masks_phones(stack, topics, otpflowctl,
     assert one.returncode == 0 and len(one.stdout.splitlines()) == 1
 
 
-def test_tail_sms_otp_shows_no_plaintext_code(stack, topics, fresh_db,
+def test_tail_sms_otp_shows_no_plaintext_code(stack, topics, migrated_db,
                                               otpflowctl, start_ingest,
                                               start_worker, seal_keys):
-    assert otpflowctl("migrate", env={"OTPFLOW_DATABASE_URL": fresh_db}
-                      ).returncode == 0
     url = start_ingest()
-    start_worker(fresh_db)
+    start_worker(migrated_db)
     signup(url, "+14155550124")
     wait_for(lambda: read_topic(stack.bootstrap,
                                 topics["OTPFLOW_TOPIC_SMS_OTP"]), 60,
@@ -64,17 +51,13 @@ def test_tail_sms_otp_shows_no_plaintext_code(stack, topics, fresh_db,
     [line] = tail(otpflowctl, topics, "OTPFLOW_TOPIC_SMS_OTP")
     assert line["type"] == "OtpIssued"
     sealed = base64.b64decode(line["value"]["otp_sealed"])
-    code = SealedBox(PrivateKey(base64.b64decode(seal_keys["secret"]))
-                     ).decrypt(sealed).decode()
+    code = open_code(seal_keys["secret"], sealed)
     assert code not in json.dumps(line)
 
 
 def test_tail_reports_undecodable_records(stack, topics, otpflowctl):
-    from confluent_kafka import Producer
-    producer = Producer({"bootstrap.servers": stack.bootstrap})
-    producer.produce(topics["OTPFLOW_TOPIC_SMS_SENT"], key=b"+14155550125",
-                     value=b"not avro")
-    assert producer.flush(30) == 0
+    produce(stack.bootstrap, topics["OTPFLOW_TOPIC_SMS_SENT"], "+14155550125",
+            b"not avro")
     [line] = tail(otpflowctl, topics, "OTPFLOW_TOPIC_SMS_SENT")
     assert "error" in line and line["value_bytes"] == 8
 
@@ -86,11 +69,9 @@ def test_tail_usage_errors(otpflowctl):
     assert otpflowctl("nope").returncode == 2
 
 
-def test_stats_reconciles(stack, topics, fresh_db, otpflowctl, start_ingest,
-                          start_worker):
-    import psycopg2
-    env = {**topics, "OTPFLOW_DATABASE_URL": fresh_db}
-    assert otpflowctl("migrate", env=env).returncode == 0
+def test_stats_reconciles(stack, topics, migrated_db, otpflowctl,
+                          start_ingest, start_worker):
+    env = {**topics, "OTPFLOW_DATABASE_URL": migrated_db}
     url = start_ingest()
     for phone in ("+14155550131", "+14155550132", "+14155550132"):
         signup(url, phone)
@@ -106,7 +87,7 @@ def test_stats_reconciles(stack, topics, fresh_db, otpflowctl, start_ingest,
     assert before.count(" offsets ") >= 6
     assert "not balanced: 3 requests unprocessed" in before
 
-    start_worker(fresh_db)
+    start_worker(migrated_db)
     wait_for(lambda: "processed 3 " in stats(), 60, "worker")
     during = stats()
     assert "requests: created 2, existing 1" in during
@@ -114,9 +95,7 @@ def test_stats_reconciles(stack, topics, fresh_db, otpflowctl, start_ingest,
     assert "not balanced" in during
 
     # What the sender records once the codes are out.
-    with psycopg2.connect(fresh_db) as conn, conn.cursor() as cur:
-        cur.execute("INSERT INTO otpflow.sms_deliveries (otp_id, status) "
-                    "SELECT otp_id, 'sent' FROM otpflow.otp_issuance")
-    conn.close()
+    query(migrated_db, "INSERT INTO otpflow.sms_deliveries (otp_id, status) "
+          "SELECT otp_id, 'sent' FROM otpflow.otp_issuance")
     wait_for(lambda: stats().rstrip().endswith("balanced") and
              "not balanced" not in stats(), 60, "balanced")

@@ -103,3 +103,56 @@ def test_docs_name_only_real_settings_and_commands():
             assert var in names, f"{doc} names {var}, not a setting"
         for cmd in set(re.findall(r"(?:`|^)otpflowctl ([a-z]+)", text, re.M)):
             assert cmd in commands, f"{doc} names otpflowctl {cmd}"
+
+
+def tracked_files():
+    """The files of the repository (git's list; every file below REPO
+    outside build and state folders when this is not a git checkout)."""
+    proc = subprocess.run(["git", "-C", str(REPO), "ls-files", "-z"],
+                          capture_output=True)
+    if proc.returncode == 0 and proc.stdout:
+        return [REPO / name for name in
+                proc.stdout.decode().split("\0") if name]
+    skip = re.compile(r"^(\.|build)")
+    return [p for p in REPO.rglob("*") if p.is_file() and not any(
+        skip.match(part) for part in p.relative_to(REPO).parts)]
+
+
+def api_sections():
+    """The section numbers of docs/api.md ("1", "1.2", ...)."""
+    text = (REPO / "docs" / "api.md").read_text()
+    return set(re.findall(r"^#+ (\d+(?:\.\d+)*)\.? ", text, re.M))
+
+
+def test_the_repository_documents_itself():
+    """Nothing points at documents outside the repository, and every
+    "docs/api.md §N" names a section docs/api.md has."""
+    # Spelled in pieces, so that this file does not match itself.
+    outside = ["SPEC" + ".md", "TARGETS" + ".md", "STYLE" + ".md",
+               "../" + "shared", "SPEC" + " §", "SPEC" + " section"]
+    sections = api_sections()
+    assert {"1", "1.1", "1.2", "1.8", "2", "2.1", "2.2", "2.3", "3", "4",
+            "5", "6", "7", "9"} <= sections, sorted(sections)
+    cite = re.compile(r"docs/api\.md §(\d+(?:\.\d+)*)")
+    files = tracked_files()
+    assert len(files) > 100
+    bad, cited = [], 0
+    for path in files:
+        try:
+            text = path.read_text()
+        except (UnicodeDecodeError, OSError):
+            continue  # binary (corpus files, plots)
+        name = path.relative_to(REPO).as_posix()
+        bad += [f"{name}: {word}" for word in outside if word in text]
+        for number in cite.findall(text):
+            number = number.rstrip(".")
+            cited += 1
+            if number not in sections:
+                bad.append(f"{name}: docs/api.md §{number} does not exist")
+    assert not bad, bad
+    assert cited > 0
+    # Inside docs/api.md a bare "§N" is a section of its own too.
+    api = (REPO / "docs" / "api.md").read_text()
+    missing = {n for n in re.findall(r"§(\d+(?:\.\d+)*)", api)
+               if n.rstrip(".") not in sections}
+    assert not missing, missing

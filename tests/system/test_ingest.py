@@ -1,6 +1,6 @@
-"""Ingest against the real broker: every row of SPEC section 1.2 with its
+"""Ingest against the real broker: every row of docs/api.md §1.2 with its
 exact status and body, nothing published for a rejected request, and a valid
-request's record on signup-requests with every field defaulted as 1.2 says.
+request's record on signup-requests with every field defaulted as §1.2 says.
 """
 
 import json
@@ -8,10 +8,7 @@ import socket
 
 import requests
 
-from otpflow_test import avro_decode, read_topic
-
-ROUTE = "/signup/passwordless/sms"
-JSON = {"Content-Type": "application/json"}
+from otpflow_test import JSON, SIGNUP_ROUTE as ROUTE, avro_decode, read_topic
 
 
 def post(url, body, headers=JSON, **kw):

@@ -1,4 +1,4 @@
-"""R9 (TARGETS.md): the fixed corpus of malformed requests in
+"""R9 (docs/targets.md): the fixed corpus of malformed requests in
 tests/malformed/ (cases.tsv: body file, Content-Type, expected status and
 error), plus generated bodies too big to commit, sent over raw sockets to a
 real ingest so every byte arrives as written. Each must get its 400/413/415
@@ -17,9 +17,8 @@ from dataclasses import dataclass
 import requests
 
 import results as results_md
-from otpflow_test import REPO, read_topic
+from otpflow_test import REPO, SIGNUP_ROUTE as ROUTE, read_topic
 
-ROUTE = "/signup/passwordless/sms"
 CORPUS = REPO / "tests" / "malformed"
 MAX_BODY = 16384  # OTPFLOW_MAX_BODY_BYTES default
 SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "runtime error:")

@@ -14,9 +14,11 @@ import uuid
 import psycopg2
 import pytest
 
+from otpflow_test import nhost_verify, query
+
 FIXTURE = pathlib.Path(__file__).parent / "fixtures" / "nhost_auth.sql"
 
-# auth.users as Nhost's migrations leave it (SPEC section 6): name, data_type,
+# auth.users as Nhost's migrations leave it (docs/api.md §6): name, data_type,
 # character_maximum_length, is_nullable, column_default, domain_name. Order is
 # Nhost's column order.
 USERS_COLUMNS = [
@@ -85,30 +87,6 @@ OTPFLOW_TABLES = {
     "schema_migrations",
 }
 
-# Nhost's verification of an SMS OTP (SPEC section 6).
-VERIFY_SQL = (
-    "UPDATE auth.users SET otp_hash_expires_at = now(), "
-    "phone_number_verified = true "
-    "WHERE phone_number = %s AND otp_hash = crypt(%s, otp_hash) "
-    "AND otp_hash_expires_at > now() AND otp_method_last_used = 'sms' "
-    "RETURNING id"
-)
-
-
-def query(url, sql, args=None):
-    conn = psycopg2.connect(url)
-    try:
-        with conn, conn.cursor() as cur:
-            cur.execute(sql, args)
-            return cur.fetchall() if cur.description else None
-    finally:
-        conn.close()
-
-
-def execute(url, sql, args=None):
-    query(url, sql, args)
-
-
 def migrate(otpflowctl, url):
     proc = otpflowctl("migrate", env={"OTPFLOW_DATABASE_URL": url})
     assert proc.returncode == 0, (proc.stdout, proc.stderr)
@@ -121,7 +99,7 @@ def columns(url, schema, table):
                is_nullable, column_default, domain_name
         FROM information_schema.columns
         WHERE table_schema = %s AND table_name = %s
-        ORDER BY ordinal_position""", (schema, table))
+        ORDER BY ordinal_position""", schema, table)
 
 
 def catalog(url, schema):
@@ -131,22 +109,22 @@ def catalog(url, schema):
                character_maximum_length, is_nullable, column_default,
                domain_name
         FROM information_schema.columns WHERE table_schema = %s
-        ORDER BY 1, 2""", (schema,))
+        ORDER BY 1, 2""", schema)
     cons = query(url, """
         SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid)
         FROM pg_constraint
-        WHERE connamespace = %s::regnamespace ORDER BY 1, 2""", (schema,))
+        WHERE connamespace = %s::regnamespace ORDER BY 1, 2""", schema)
     idx = query(url, """
         SELECT tablename, indexname, indexdef FROM pg_indexes
-        WHERE schemaname = %s ORDER BY 1, 2""", (schema,))
+        WHERE schemaname = %s ORDER BY 1, 2""", schema)
     trg = query(url, """
         SELECT tgrelid::regclass::text, tgname, pg_get_triggerdef(t.oid)
         FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
         WHERE c.relnamespace = %s::regnamespace AND NOT tgisinternal
-        ORDER BY 1, 2""", (schema,))
+        ORDER BY 1, 2""", schema)
     funcs = query(url, """
         SELECT proname, md5(prosrc) FROM pg_proc
-        WHERE pronamespace = %s::regnamespace ORDER BY 1""", (schema,))
+        WHERE pronamespace = %s::regnamespace ORDER BY 1""", schema)
     return {"columns": cols, "constraints": cons, "indexes": idx,
             "triggers": trg, "functions": funcs}
 
@@ -166,23 +144,19 @@ def applied_migrations(url):
 
 
 def insert_sms_user(url, phone, code, expires_sql="now() + interval '5 minutes'"):
-    """A row shaped as the worker writes it (SPEC section 3)."""
+    """A row shaped as the worker writes it (docs/api.md §3)."""
     user_id = str(uuid.uuid4())
-    execute(url, f"""
+    query(url, f"""
         INSERT INTO auth.users (id, phone_number, display_name, locale,
             default_role, metadata, disabled, avatar_url, otp_hash,
             otp_hash_expires_at, otp_method_last_used, ticket_expires_at,
             email_verified)
         VALUES (%s, %s, %s, 'en', 'user', 'null'::jsonb, false, '',
             crypt(%s, gen_salt('bf', 6)), {expires_sql}, 'sms', now(),
-            false)""", (user_id, phone, phone, code))
-    execute(url, "INSERT INTO auth.user_roles (user_id, role) "
-                 "VALUES (%s, 'user'), (%s, 'me')", (user_id, user_id))
+            false)""", user_id, phone, phone, code)
+    query(url, "INSERT INTO auth.user_roles (user_id, role) "
+               "VALUES (%s, 'user'), (%s, 'me')", user_id, user_id)
     return user_id
-
-
-def verify(url, phone, code):
-    return [r[0] for r in query(url, VERIFY_SQL, (phone, code))]
 
 
 def test_migrate_empty_database_creates_nhost_schema(fresh_db, otpflowctl):
@@ -223,40 +197,40 @@ def test_migrated_schema_behaves_like_nhost(fresh_db, otpflowctl):
     again = query(fresh_db, """
         INSERT INTO auth.users (phone_number, locale) VALUES (%s, 'en')
         ON CONFLICT (phone_number) DO NOTHING RETURNING id""",
-                  ("+14155550123",))
+                  "+14155550123")
     assert again == []
 
     # E-mail is case-insensitive and unique; the domain rejects non-addresses.
-    execute(fresh_db, "UPDATE auth.users SET email = 'A@Example.com' "
-                      "WHERE id = %s", (user_id,))
+    query(fresh_db, "UPDATE auth.users SET email = 'A@Example.com' "
+                    "WHERE id = %s", user_id)
     with pytest.raises(psycopg2.errors.UniqueViolation):
-        execute(fresh_db, "INSERT INTO auth.users (email, locale) "
-                          "VALUES ('a@example.COM', 'en')")
+        query(fresh_db, "INSERT INTO auth.users (email, locale) "
+                        "VALUES ('a@example.COM', 'en')")
     with pytest.raises(psycopg2.errors.CheckViolation):
-        execute(fresh_db, "INSERT INTO auth.users (email, locale) "
-                          "VALUES ('not-an-address', 'en')")
+        query(fresh_db, "INSERT INTO auth.users (email, locale) "
+                        "VALUES ('not-an-address', 'en')")
 
     # Unknown roles are refused; a user's role appears once.
     with pytest.raises(psycopg2.errors.ForeignKeyViolation):
-        execute(fresh_db, "INSERT INTO auth.users (locale, default_role) "
-                          "VALUES ('en', 'nosuchrole')")
+        query(fresh_db, "INSERT INTO auth.users (locale, default_role) "
+                        "VALUES ('en', 'nosuchrole')")
     with pytest.raises(psycopg2.errors.UniqueViolation):
-        execute(fresh_db, "INSERT INTO auth.user_roles (user_id, role) "
-                          "VALUES (%s, 'me')", (user_id,))
+        query(fresh_db, "INSERT INTO auth.user_roles (user_id, role) "
+                        "VALUES (%s, 'me')", user_id)
 
     # Nhost's trigger moves updated_at on every update.
     before = query(fresh_db, "SELECT updated_at FROM auth.users "
-                             "WHERE id = %s", (user_id,))[0][0]
-    execute(fresh_db, "UPDATE auth.users SET display_name = 'x' "
-                      "WHERE id = %s", (user_id,))
+                             "WHERE id = %s", user_id)[0][0]
+    query(fresh_db, "UPDATE auth.users SET display_name = 'x' "
+                    "WHERE id = %s", user_id)
     after = query(fresh_db, "SELECT updated_at FROM auth.users "
-                            "WHERE id = %s", (user_id,))[0][0]
+                            "WHERE id = %s", user_id)[0][0]
     assert after > before
 
     # Deleting a user deletes its roles.
-    execute(fresh_db, "DELETE FROM auth.users WHERE id = %s", (user_id,))
+    query(fresh_db, "DELETE FROM auth.users WHERE id = %s", user_id)
     assert query(fresh_db, "SELECT count(*) FROM auth.user_roles "
-                           "WHERE user_id = %s", (user_id,)) == [(0,)]
+                           "WHERE user_id = %s", user_id) == [(0,)]
 
 
 def test_migrate_twice_is_a_noop(fresh_db, otpflowctl):
@@ -295,8 +269,8 @@ def apply_nhost_fixture(url):
 def test_migrate_on_existing_nhost_schema(fresh_db, otpflowctl):
     apply_nhost_fixture(fresh_db)
     user_id = insert_sms_user(fresh_db, "+14155550100", "111111")
-    execute(fresh_db, "UPDATE auth.users SET phone_number_verified = true, "
-                      "email = 'pre@example.com' WHERE id = %s", (user_id,))
+    query(fresh_db, "UPDATE auth.users SET phone_number_verified = true, "
+                    "email = 'pre@example.com' WHERE id = %s", user_id)
     row_before = query(fresh_db, "SELECT * FROM auth.users")
     roles_before = query(fresh_db, "SELECT * FROM auth.user_roles "
                                    "ORDER BY role")
@@ -326,7 +300,7 @@ def test_migrate_on_nhost_schema_needs_no_rights_on_auth(fresh_db, otpflowctl):
     apply_nhost_fixture(fresh_db)
     role = "otpflow_mig_" + uuid.uuid4().hex[:12]
     password = uuid.uuid4().hex
-    execute(fresh_db, f"""
+    query(fresh_db, f"""
         CREATE ROLE {role} LOGIN PASSWORD '{password}';
         CREATE SCHEMA otpflow AUTHORIZATION {role};
         GRANT USAGE ON SCHEMA auth TO {role};
@@ -347,7 +321,7 @@ def test_migrate_on_nhost_schema_needs_no_rights_on_auth(fresh_db, otpflowctl):
                                 "FROM pg_namespace WHERE nspname = 'otpflow'")
         assert owner == [(role,)]
     finally:
-        execute(fresh_db, f"DROP OWNED BY {role}; DROP ROLE {role};")
+        query(fresh_db, f"DROP OWNED BY {role}; DROP ROLE {role};")
 
 
 def test_nhost_verification_statement(fresh_db, otpflowctl):
@@ -355,28 +329,28 @@ def test_nhost_verification_statement(fresh_db, otpflowctl):
     phone = "+14155550123"
     user_id = insert_sms_user(fresh_db, phone, "123456")
     otp_hash = query(fresh_db, "SELECT otp_hash FROM auth.users "
-                               "WHERE id = %s", (user_id,))[0][0]
+                               "WHERE id = %s", user_id)[0][0]
     assert otp_hash.startswith("$2a$06$")
 
-    assert verify(fresh_db, phone, "654321") == []
-    assert verify(fresh_db, "+14155550199", "123456") == []
+    assert nhost_verify(fresh_db, phone, "654321") is None
+    assert nhost_verify(fresh_db, "+14155550199", "123456") is None
     assert query(fresh_db, "SELECT phone_number_verified FROM auth.users "
-                           "WHERE id = %s", (user_id,)) == [(False,)]
+                           "WHERE id = %s", user_id) == [(False,)]
 
-    assert verify(fresh_db, phone, "123456") == [user_id]
+    assert nhost_verify(fresh_db, phone, "123456") == user_id
     assert query(fresh_db, "SELECT phone_number_verified FROM auth.users "
-                           "WHERE id = %s", (user_id,)) == [(True,)]
+                           "WHERE id = %s", user_id) == [(True,)]
     # The code is spent: verifying set its expiry to the past.
-    assert verify(fresh_db, phone, "123456") == []
+    assert nhost_verify(fresh_db, phone, "123456") is None
 
     expired_phone = "+14155550124"
     insert_sms_user(fresh_db, expired_phone, "123456",
                     expires_sql="now() - interval '1 second'")
-    assert verify(fresh_db, expired_phone, "123456") == []
+    assert nhost_verify(fresh_db, expired_phone, "123456") is None
 
     # A code issued for e-mail does not verify over SMS.
     email_phone = "+14155550125"
     email_user = insert_sms_user(fresh_db, email_phone, "123456")
-    execute(fresh_db, "UPDATE auth.users SET otp_method_last_used = 'email' "
-                      "WHERE id = %s", (email_user,))
-    assert verify(fresh_db, email_phone, "123456") == []
+    query(fresh_db, "UPDATE auth.users SET otp_method_last_used = 'email' "
+                    "WHERE id = %s", email_user)
+    assert nhost_verify(fresh_db, email_phone, "123456") is None

@@ -1,6 +1,6 @@
-"""Full-pipeline reliability scenarios of TARGETS.md — ingest -> worker ->
-sender -> fake provider, on the real broker and Postgres — each ending with
-the reconciliation and the leak scan of reconcile.py:
+"""Full-pipeline reliability scenarios of docs/targets.md — ingest ->
+worker -> sender -> fake provider, on the real broker and Postgres — each
+ending with the reconciliation and the leak scan of reconcile.py:
 
 - R1: 20 000 distinct sign-ups plus a few hundred repeats, no faults;
 - R2: the same load while the worker is killed with SIGKILL every few
@@ -10,7 +10,7 @@ the reconciliation and the leak scan of reconcile.py:
   dead-lettered, then `otpflowctl replay` after the fault clears sends every
   code still undelivered once, and a fresh code for the expired ones.
 
-Sizes are tunable (the defaults are TARGETS.md's): OTPFLOW_TEST_R1_SIGNUPS,
+Sizes are tunable (the defaults are the targets'): OTPFLOW_TEST_R1_SIGNUPS,
 OTPFLOW_TEST_R2_SIGNUPS, OTPFLOW_TEST_R6_SIGNUPS, and OTPFLOW_TEST_R2_SECONDS,
 the time R2's sign-ups are spread over (the worker is killed while they
 arrive). The worker hashes with bcrypt cost 4 (the least it allows) to keep
@@ -25,28 +25,20 @@ import os
 import random
 import signal
 import statistics
-import subprocess
 import threading
 import time
 import urllib.parse
 
-import pytest
-
 import reconcile
 import results as results_md
-from otpflow_test import REPO, wait_for
-from sender_fixtures import FakeProvider, sender, sender_db  # noqa: F401
+from otpflow_test import (JSON, REPO, SIGNUP_ROUTE, headers_of, nhost_verify,
+                          open_code, processed, wait_for)
 
-ROUTE = "/signup/passwordless/sms"
 R1_SIGNUPS = int(os.environ.get("OTPFLOW_TEST_R1_SIGNUPS", "20000"))
 R2_SIGNUPS = int(os.environ.get("OTPFLOW_TEST_R2_SIGNUPS", "20000"))
 R2_SECONDS = float(os.environ.get("OTPFLOW_TEST_R2_SECONDS", "90"))
 R6_SIGNUPS = int(os.environ.get("OTPFLOW_TEST_R6_SIGNUPS", "2000"))
 WORKER = dict(OTPFLOW_OTP_BCRYPT_COST=4)
-VERIFY = ("UPDATE auth.users SET otp_hash_expires_at = now(), "
-          "phone_number_verified = true WHERE phone_number = %s AND "
-          "otp_hash = crypt(%s, otp_hash) AND otp_hash_expires_at > now() "
-          "AND otp_method_last_used = 'sms' RETURNING id")
 
 
 def _load_fake_provider():
@@ -58,41 +50,6 @@ def _load_fake_provider():
 
 
 fails = _load_fake_provider().fails
-
-
-class LoggedProvider(FakeProvider):
-    """The fake provider with its stdout and stderr in a file of its own,
-    which the leak scan reads (its SMS log holds codes by necessity)."""
-
-    def __init__(self, tmp_path):
-        self.log_path = tmp_path / "provider-sms.jsonl"
-        self.output_path = tmp_path / "provider-output.log"
-        self.output = open(self.output_path, "wb")
-        self.proc = subprocess.Popen(
-            ["/usr/bin/python3", str(REPO / "tests" / "fake_provider.py"),
-             "--port", "0", "--log", str(self.log_path),
-             "--account", "AC" + "0" * 32,
-             "--token", "test-auth-token-do-not-log"],
-            stdout=self.output, stderr=subprocess.STDOUT)
-
-        def listening():
-            assert self.proc.poll() is None, self.output_path.read_text()
-            lines = self.output_path.read_text().splitlines()
-            return lines and lines[0].startswith("listening on ") and lines[0]
-        self.url = "http://" + wait_for(listening, 20, "fake provider")\
-            .split()[-1]
-
-    def stop(self):
-        super().stop()
-        self.output.close()
-
-
-@pytest.fixture
-def fake_provider(tmp_path):
-    """Overrides sender_fixtures' provider (the sender harness uses it)."""
-    provider = LoggedProvider(tmp_path)
-    yield provider
-    provider.stop()
 
 
 def numbers(prefix, count):
@@ -123,7 +80,6 @@ class Load:
 
     def run(self):
         conn = None
-        headers = {"Content-Type": "application/json"}
         while True:
             with self.lock:
                 i, self.next = self.next, self.next + 1
@@ -138,7 +94,7 @@ class Load:
                 if conn is None:
                     conn = http.client.HTTPConnection(self.host, self.port,
                                                       timeout=30)
-                conn.request("POST", ROUTE, body, headers)
+                conn.request("POST", SIGNUP_ROUTE, body, JSON)
                 resp = conn.getresponse()
                 resp.read()
                 status = resp.status
@@ -174,10 +130,6 @@ def with_repeats(phones, repeats):
     already-registered path."""
     step = max(1, len(phones) // repeats)
     return phones + phones[::step][:repeats]
-
-
-def processed(db):
-    return reconcile.db_counts(db)["processed"]
 
 
 def logs(tmp_path):
@@ -357,17 +309,6 @@ def test_r2_worker_killed_repeatedly(stack, topics, sender, fake_provider,
         **leak_figures(leaks, f["codes"]))
 
 
-def verifies(db, phone, code):
-    """Nhost's verification statement, rolled back (looks, does not use)."""
-    import psycopg2
-    with psycopg2.connect(db) as conn, conn.cursor() as cur:
-        cur.execute(VERIFY, (phone, code))
-        ok = bool(cur.fetchall())
-        conn.rollback()
-    conn.close()
-    return ok
-
-
 def test_r6_provider_failing_half_then_replay(stack, topics, sender,
                                               fake_provider, start_ingest,
                                               start_worker, otpflowctl,
@@ -419,7 +360,7 @@ def test_r6_provider_failing_half_then_replay(stack, topics, sender,
                                         topics["OTPFLOW_TOPIC_SMS_OTP_RETRY"])
         assert dl["original_partition"] >= 0 and dl["original_offset"] >= 0
         assert dl["first_attempt_at"] <= dl["last_attempt_at"]
-        h = reconcile.headers_of(msg)
+        h = headers_of(msg)
         for name in ("request-id", "traceparent", "kafka_dlt-original-topic",
                      "kafka_dlt-original-partition",
                      "kafka_dlt-original-offset",
@@ -468,13 +409,13 @@ def test_r6_provider_failing_half_then_replay(stack, topics, sender,
     for dl in dead_b.values():  # still valid: the same code, once
         otp = dl["otp"]
         assert code_of[otp["phone_number"]] == \
-            reconcile.open_code(seal_keys["secret"], otp["otp_sealed"])
+            open_code(seal_keys["secret"], otp["otp_sealed"])
     for dl in dead_a.values():  # expired: a fresh code that verifies
         phone = dl["otp"]["phone_number"]
-        stale = reconcile.open_code(seal_keys["secret"],
-                                    dl["otp"]["otp_sealed"])
+        stale = open_code(seal_keys["secret"], dl["otp"]["otp_sealed"])
         assert code_of[phone] != stale
-        assert verifies(sender.db, phone, code_of[phone]), phone
+        assert nhost_verify(sender.db, phone, code_of[phone], spend=False), \
+            phone
     snap = reconcile.Snapshot(stack.bootstrap, topics)
     after = reconcile.reconcile(snap, sender.db, accepted, sms, otpflowctl,
                                 topics, seal_secret=seal_keys["secret"],

@@ -1,4 +1,4 @@
-"""Reliability scenarios of TARGETS.md that need a service of their own to
+"""Reliability scenarios of docs/targets.md that need a service of their own to
 break: R4 (the Kafka broker stops under load) and R5 (Postgres stops under
 load). Each starts a private broker or Postgres through the same scripts,
 so the session's shared services are never disturbed."""
@@ -8,15 +8,13 @@ import subprocess
 import threading
 import time
 
-import psycopg2
 import requests
 
 import results as results_md
 
 from conftest import REPO, STATE, script_env
-from otpflow_test import avro_decode, free_port, read_topic, wait_for
-
-ROUTE = "/signup/passwordless/sms"
+from otpflow_test import (JSON, SIGNUP_ROUTE, avro_decode, free_port,
+                          processed, query, read_topic, wait_for)
 
 
 def private(script, name, port_var, port):
@@ -47,10 +45,10 @@ def free_pair():
 
 
 def post(url, phone):
+    """A sign-up's HTTP status, or None without an answer (the outages)."""
     try:
-        return requests.post(url + ROUTE, timeout=30,
-                             data=json.dumps({"phoneNumber": phone}),
-                             headers={"Content-Type": "application/json"}
+        return requests.post(url + SIGNUP_ROUTE, timeout=30, headers=JSON,
+                             data=json.dumps({"phoneNumber": phone})
                              ).status_code
     except requests.RequestException:
         return None
@@ -97,18 +95,8 @@ def test_r5_postgres_outage(stack, topics, otpflowctl, start_ingest,
                           ).returncode == 0
         ingest = start_ingest()
         worker = start_worker(url_db)
-
-        def processed():
-            with psycopg2.connect(url_db, connect_timeout=5) as conn:
-                with conn.cursor() as cur:
-                    cur.execute("SELECT count(*) FROM "
-                                "otpflow.processed_requests")
-                    n = cur.fetchone()[0]
-            conn.close()
-            return n
-
         load = Load(ingest, "+1415590")
-        wait_for(lambda: processed() >= 20, 60, "first requests")
+        wait_for(lambda: processed(url_db) >= 20, 60, "first requests")
         pg("stop")  # fast shutdown: nothing commits after this returns
         down_at = time.monotonic()
         # The outage lasts 30 s (the scenario), ingest keeps accepting.
@@ -124,13 +112,10 @@ def test_r5_postgres_outage(stack, topics, otpflowctl, start_ingest,
         results = load.finish()
         accepted = [p for p, s in results.items() if s == 200]
         assert len(accepted) == len(results), "ingest must not depend on Postgres"
-        wait_for(lambda: processed() >= len(accepted), 120, "catch-up")
+        wait_for(lambda: processed(url_db) >= len(accepted), 120, "catch-up")
         drained = time.monotonic() - up_at
-        with psycopg2.connect(url_db) as conn, conn.cursor() as cur:
-            cur.execute("SELECT count(*), count(DISTINCT phone_number) "
-                        "FROM auth.users")
-            users, distinct = cur.fetchone()
-        conn.close()
+        [(users, distinct)] = query(url_db, "SELECT count(*), count(DISTINCT "
+                                            "phone_number) FROM auth.users")
         assert users == distinct == len(accepted)
         events = read_topic(stack.bootstrap, topics["OTPFLOW_TOPIC_SMS_OTP"])
         assert len({avro_decode(m.value())[1]["user_id"] for m in events}) \

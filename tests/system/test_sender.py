@@ -1,5 +1,5 @@
 """otpflow-sender against a real Kafka, a real Postgres and the fake SMS
-provider (tests/fake_provider.py): every outcome of SPEC section 4 as it is
+provider (tests/fake_provider.py): every outcome of docs/api.md §4 as it is
 observable on the topics, in the provider's log, in otpflow.sms_deliveries,
 on /readyz and /metrics -- and never a plaintext code on a topic, a header or
 a log line.
@@ -15,10 +15,9 @@ import uuid
 import requests
 
 import results as results_md
-from otpflow_test import BUILD, avro_decode, wait_for
-from sender_fixtures import (  # noqa: F401  (fixtures)
-    TWILIO_SERVICE, TWILIO_SID, TWILIO_TOKEN, fake_provider, headers_of, sender,
-    sender_db)
+from conftest import TWILIO_SERVICE, TWILIO_SID, TWILIO_TOKEN
+from otpflow_test import (BUILD, avro_decode, headers_of, nhost_verify,
+                          signup, wait_for)
 
 TOPIC_NAMES = ("OTPFLOW_TOPIC_SMS_OTP", "OTPFLOW_TOPIC_SMS_OTP_RETRY",
                "OTPFLOW_TOPIC_SMS_SENT", "OTPFLOW_TOPIC_DEAD_LETTER")
@@ -68,7 +67,7 @@ def metric(text, name, label=None):
 
 
 def assert_dead_letter(msg, dl, record, sender, reason):
-    """Every SmsDeadLetter field filled; headers as SPEC section 2.3."""
+    """Every SmsDeadLetter field filled; headers as docs/api.md §2.3."""
     assert dl["reason"] == reason
     assert dl["provider"] == "twilio"
     assert dl["error_message"]
@@ -504,26 +503,13 @@ def test_admin_endpoints(sender):
 
 # --- end to end --------------------------------------------------------------
 
-VERIFY = ("UPDATE auth.users SET otp_hash_expires_at = now(), "
-          "phone_number_verified = true WHERE phone_number = %s AND "
-          "otp_hash = crypt(%s, otp_hash) AND otp_hash_expires_at > now() "
-          "AND otp_method_last_used = 'sms' RETURNING id")
-
-
 def test_signup_end_to_end_sms_code_passes_nhost_verification(
         sender, fake_provider, start_ingest, start_worker):
-    import json as _json
-    import psycopg2
     url = start_ingest(AUTH_LOCALE_ALLOWED_LOCALES="en,es")
     start_worker(sender.db)
     sender.start()
     phone = new_phone()
-    resp = requests.post(url + "/signup/passwordless/sms",
-                         data=_json.dumps({"phoneNumber": phone,
-                                           "options": {"locale": "es"}}),
-                         headers={"Content-Type": "application/json"},
-                         timeout=30)
-    assert resp.status_code == 200, resp.text
+    signup(url, phone, locale="es")
     [(_, sent)] = sender.wait_sent(1, timeout=60)
     [sms] = fake_provider.messages()
     assert sms["to"] == phone
@@ -531,14 +517,9 @@ def test_signup_end_to_end_sms_code_passes_nhost_verification(
     assert m, sms["body"]
     code = m.group(1)
     assert sent["provider_message_id"] == sms["sid"]
-    with psycopg2.connect(sender.db) as conn, conn.cursor() as cur:
-        wrong = f"{(int(code) + 1) % 1000000:06d}"
-        cur.execute(VERIFY, (phone, wrong))
-        assert cur.fetchall() == []
-        cur.execute(VERIFY, (phone, code))
-        [(user_id,)] = cur.fetchall()
-    conn.close()
-    assert str(user_id) == sent["user_id"]
+    wrong = f"{(int(code) + 1) % 1000000:06d}"
+    assert nhost_verify(sender.db, phone, wrong) is None
+    assert nhost_verify(sender.db, phone, code) == sent["user_id"]
     assert_no_plaintext(sender, code)
     # End-to-end latency counts from ingest's received_at (header of the
     # worker's record), in the event and in the metrics.

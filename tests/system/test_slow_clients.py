@@ -1,7 +1,7 @@
-"""R10 (TARGETS.md, SPEC §1.7): slow clients against a real ingest whose
-connection timeout is 3 s. 200 raw connections trickle a signup one byte
-per second — faster than the timeout, so an idle timeout alone would never
-close them (slowloris): half send the headers that way, half send the
+"""R10 (docs/targets.md, docs/api.md §1.7): slow clients against a real
+ingest whose connection timeout is 3 s. 200 raw connections trickle a signup
+one byte per second — faster than the timeout, so an idle timeout alone would
+never close them (slowloris): half send the headers that way, half send the
 headers at once and then trickle the body. Meanwhile a legitimate client
 posts valid signups at a steady pace on new connections.
 
@@ -24,9 +24,8 @@ import urllib.parse
 import requests
 
 import results as results_md
-from otpflow_test import read_topic
+from otpflow_test import SIGNUP_ROUTE as ROUTE, read_topic
 
-ROUTE = "/signup/passwordless/sms"
 TIMEOUT_S = 3           # OTPFLOW_CONNECTION_TIMEOUT for this test
 PER_IP_LIMIT = 256      # OTPFLOW_MAX_CONNECTIONS_PER_IP; all is 127.0.0.1
 SLOW_PER_GROUP = 100
