@@ -117,13 +117,14 @@ rd_kafka_t *kafka_producer_new(const struct cfg *cfg,
 		return NULL;
 	/*
 	 * One request in flight per broker connection unless the operator
-	 * says otherwise: librdkafka 2.0.2 (Debian's) can report a batch the
-	 * broker refused with NOT_LEADER_FOR_PARTITION as delivered when a
-	 * later batch of the same partition succeeds ("implicitly acked by
-	 * subsequent batch success"; confluent-kafka-go#921). P3 lost 4 of
-	 * 100 000 accepted requests that way on a topic whose leaders were
-	 * still being elected; with one request in flight the reproducer
-	 * loses none (bench/README.md).
+	 * says otherwise: librdkafka (Debian 12's 2.0.2, and 2.8.0 alike) can
+	 * report a batch the broker refused with NOT_LEADER_FOR_PARTITION as
+	 * delivered when a later batch of the same partition succeeds
+	 * ("implicitly acked by subsequent batch success";
+	 * confluent-kafka-go#921). P3 lost 4 of 100 000 accepted requests
+	 * that way on a topic whose leaders were still being elected; with 5
+	 * in flight the reproducer loses records with both versions, with one
+	 * it loses none (bench/README.md).
 	 */
 	if (!getenv("OTPFLOW_KAFKA_MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION") &&
 	    !getenv("OTPFLOW_KAFKA_MAX_IN_FLIGHT"))
