@@ -1,6 +1,6 @@
 /*
- * kafka: the producer's delivery
- * settings as the created handle holds them (no broker is contacted).
+ * kafka: the producer's delivery settings as the created handle holds them
+ * (no broker is contacted).
  */
 #include <stdlib.h>
 
