@@ -30,32 +30,47 @@ bool precheck_json_content_type(const char *ct)
 	return *ct == '\0' || *ct == ';';
 }
 
-void precheck_client_ip(const struct ingest_http *h,
-			struct MHD_Connection *conn,
-			char out[PRECHECK_IP_SIZE])
+/* The X-Forwarded-For entries of every such header, the last ones kept. */
+struct hops {
+	char text[CLIENTIP_MAX_HOPS][CLIENTIP_SIZE];
+	size_t n; /* entries seen; the last CLIENTIP_MAX_HOPS are kept */
+};
+
+static void hops_add(struct hops *hops, const char *entry, size_t len)
 {
-	const union MHD_ConnectionInfo *ci;
+	char *slot = hops->text[hops->n++ % CLIENTIP_MAX_HOPS];
+
+	/* Too long to be an address: kept as an entry that is not one. */
+	if (len >= CLIENTIP_SIZE)
+		len = 0;
+	memcpy(slot, entry, len);
+	slot[len] = '\0';
+}
+
+static enum MHD_Result collect_hops(void *cls, enum MHD_ValueKind kind,
+				    const char *key, const char *value)
+{
+	struct hops *hops = cls;
+
+	if (strcasecmp(key, "X-Forwarded-For") != 0 || !value)
+		return MHD_YES;
+	for (;;) {
+		size_t len = strcspn(value, ",");
+
+		hops_add(hops, value, len);
+		if (!value[len])
+			return MHD_YES;
+		value += len + 1;
+	}
+}
+
+/* The socket peer in text into out ("" if unknown). */
+static void peer_ip(struct MHD_Connection *conn, char out[CLIENTIP_SIZE])
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+		conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 
 	out[0] = '\0';
-	if (cfg_bool(h->cfg, CFG_OTPFLOW_TRUST_PROXY)) {
-		const char *xff = MHD_lookup_connection_value(
-			conn, MHD_HEADER_KIND, "X-Forwarded-For");
-		if (xff) {
-			size_t skip = strspn(xff, " \t");
-			size_t n = strcspn(xff + skip, ", \t");
-			unsigned char addr[sizeof(struct in6_addr)];
-
-			if (n > 0 && n < PRECHECK_IP_SIZE) {
-				memcpy(out, xff + skip, n);
-				out[n] = '\0';
-				/* Only an address; anything else is ignored. */
-				if (inet_pton(AF_INET, out, addr) == 1 ||
-				    inet_pton(AF_INET6, out, addr) == 1)
-					return;
-			}
-		}
-	}
-	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET) {
 		/* Dotted quad by hand: glibc formats it with sprintf, a
 		 * visible cost when done for every request. */
@@ -79,16 +94,41 @@ void precheck_client_ip(const struct ingest_http *h,
 		socklen_t sl = ci->client_addr->sa_family == AF_INET6 ?
 				       sizeof(struct sockaddr_in6) :
 				       sizeof(struct sockaddr_in);
-		if (getnameinfo(ci->client_addr, sl, out, PRECHECK_IP_SIZE,
-				NULL, 0, NI_NUMERICHOST))
+		if (getnameinfo(ci->client_addr, sl, out, CLIENTIP_SIZE, NULL,
+				0, NI_NUMERICHOST))
 			out[0] = '\0';
 	}
 }
 
-bool precheck_run(const struct ingest_http *h, struct MHD_Connection *conn,
-		  const char *ip, enum MHD_Result *ret)
+void precheck_client_ip(const struct ingest_http *h,
+			struct MHD_Connection *conn, char out[CLIENTIP_SIZE])
 {
-	bool conceal = cfg_bool(h->cfg, CFG_AUTH_CONCEAL_ERRORS);
+	struct hops hops;
+	const char *list[CLIENTIP_MAX_HOPS];
+	char peer[CLIENTIP_SIZE];
+	size_t n, first;
+
+	peer_ip(conn, h->trust_proxy ? peer : out);
+	if (!h->trust_proxy)
+		return;
+	hops.n = 0;
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_hops, &hops);
+	n = hops.n < CLIENTIP_MAX_HOPS ? hops.n : CLIENTIP_MAX_HOPS;
+	first = hops.n - n; /* the oldest entry kept */
+	for (size_t i = 0; i < n; i++)
+		list[i] = hops.text[(first + i) % CLIENTIP_MAX_HOPS];
+	clientip_pick(&h->trust, peer, list, n, out);
+}
+
+bool precheck_run(const struct ingest_http *h, struct MHD_Connection *conn,
+		  enum signup_route route, const char *ip, enum MHD_Result *ret)
+{
+	/* Nhost's sets: every route global and SMS; then sign-ups or brute
+	 * force. */
+	unsigned rules = 1u << LIMIT_GLOBAL | 1u << LIMIT_SMS |
+			 (route == SIGNUP_ROUTE_SIGNIN ?
+				  1u << LIMIT_BRUTE_FORCE :
+				  1u << LIMIT_SIGNUPS);
 	unsigned retry_after = 0;
 	char retry[16];
 
@@ -99,20 +139,8 @@ bool precheck_run(const struct ingest_http *h, struct MHD_Connection *conn,
 				   NULL, NULL);
 		return false;
 	}
-	if (!cfg_bool(h->cfg, CFG_AUTH_SMS_PASSWORDLESS_ENABLED)) {
-		*ret = reply_error(conn, API_ERR_DISABLED_ENDPOINT, 0, NULL,
-				   NULL, NULL);
-		return false;
-	}
-	if (cfg_bool(h->cfg, CFG_AUTH_DISABLE_SIGNUP)) {
-		*ret = conceal ? reply_error(conn, API_ERR_INVALID_REQUEST, 0,
-					     NULL, NULL, NULL) :
-				 reply_error(conn, API_ERR_SIGNUP_DISABLED, 0,
-					     NULL, NULL, NULL);
-		return false;
-	}
-	if (h->rl &&
-	    !ratelimit_check(h->rl, ip, clock_mono_ms(), &retry_after)) {
+	if (h->rl && !ratelimit_check_rules(h->rl, ip, rules, clock_mono_ms(),
+					    &retry_after)) {
 		snprintf(retry, sizeof(retry), "%u", retry_after);
 		*ret = reply_error(conn, API_ERR_INVALID_REQUEST, 429,
 				   "Too many requests",

@@ -33,8 +33,9 @@ struct request {
 	long long submitted_ns;
 	struct MHD_Connection *conn;
 	enum state state;
+	enum signup_route route;
 	bool prechecked; /* the checks before the body passed */
-	char ip[PRECHECK_IP_SIZE]; /* the client (socket peer or proxy hop) */
+	char ip[CLIENTIP_SIZE]; /* the client (socket peer or proxy hop) */
 	bool too_large;
 	char *body; /* small, or malloc'd when the body outgrew it */
 	size_t len;
@@ -62,7 +63,8 @@ void request_metrics_init(void)
 				    "Requests waiting for Kafka to confirm.");
 }
 
-struct request *request_new(struct ingest_http *h, struct MHD_Connection *conn)
+struct request *request_new(struct ingest_http *h, struct MHD_Connection *conn,
+			    enum signup_route route)
 {
 	struct request *req = calloc(1, sizeof(*req));
 
@@ -70,6 +72,7 @@ struct request *request_new(struct ingest_http *h, struct MHD_Connection *conn)
 		return NULL;
 	req->h = h;
 	req->conn = conn;
+	req->route = route;
 	precheck_client_ip(h, conn, req->ip);
 	atomic_fetch_add(&h->active, 1);
 	return req;
@@ -89,7 +92,7 @@ void request_free(struct request *req)
 static bool prechecked(struct request *req, enum MHD_Result *ret)
 {
 	if (!req->prechecked &&
-	    precheck_run(req->h, req->conn, req->ip, ret))
+	    precheck_run(req->h, req->conn, req->route, req->ip, ret))
 		req->prechecked = true;
 	return req->prechecked;
 }
@@ -107,8 +110,9 @@ static enum MHD_Result submit(struct request *req)
 	rd_kafka_resp_err_t err;
 	enum MHD_Result ret;
 
-	if (signup_validate(&h->policy, req->body ? req->body : "", req->len,
-			    &rec, &error))
+	if (signup_validate_route(&h->policy, req->route,
+				  req->body ? req->body : "", req->len, &rec,
+				  &error))
 		return reply_error(req->conn, error.err, error.status,
 				   error.message, NULL, NULL);
 	ids_uuid_v4(request_id);
@@ -134,7 +138,7 @@ static enum MHD_Result submit(struct request *req)
 	metrics_add(m.in_flight, 1);
 	err = publisher_send(
 		h->pub, h->topic,
-		json_string_value(json_object_get(rec, "phone_number")), value,
+		json_string_value(json_object_get(rec, "phone_e164")), value,
 		len, request_id, tp, req);
 	if (err) {
 		req->state = ST_READING;

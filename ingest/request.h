@@ -1,5 +1,5 @@
 /*
- * One signup request, from its headers to its answer:
+ * One signup or sign-in request, from its headers to its answer:
  *
  *   first call   Content-Length cap and, when the length is known, the
  *                checks before the body (prechecks.c)
@@ -21,6 +21,7 @@
 #include <stddef.h>
 
 #include "server.h"
+#include "signup.h"
 
 struct request;
 
@@ -28,11 +29,11 @@ struct request;
 void request_metrics_init(void);
 
 /*
- * A new request on conn, counted in h->active until request_free. NULL out
- * of memory. The caller (the MHD request context) owns it.
+ * A new request of route on conn, counted in h->active until request_free.
+ * NULL out of memory. The caller (the MHD request context) owns it.
  */
-struct request *request_new(struct ingest_http *h,
-			    struct MHD_Connection *conn);
+struct request *request_new(struct ingest_http *h, struct MHD_Connection *conn,
+			    enum signup_route route);
 
 /*
  * One MHD access-handler call for req (first: the headers just arrived).

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cors.h"
 #include "err.h"
 #include "httpd.h"
 #include "publish.h"
@@ -14,8 +15,12 @@
 #include "server.h"
 #include "version.h"
 
+#define SIGNUP_PATH "/signup/passwordless/sms"
+#define SIGNIN_PATH "/signin/passwordless/sms"
+
 enum route {
 	ROUTE_SIGNUP,
+	ROUTE_SIGNIN,
 	ROUTE_HEALTHZ,
 	ROUTE_READYZ,
 	ROUTE_METRICS,
@@ -23,19 +28,35 @@ enum route {
 	ROUTE_NOT_FOUND
 };
 
-static enum route route_of(const struct ingest_http *h, const char *url)
+/* A probe's route, or ROUTE_NOT_FOUND. */
+static enum route probe_of(const char *path)
 {
-	if (strcmp(url, h->signup_path) == 0)
-		return ROUTE_SIGNUP;
-	if (strcmp(url, "/healthz") == 0)
+	if (strcmp(path, "/healthz") == 0)
 		return ROUTE_HEALTHZ;
-	if (strcmp(url, "/readyz") == 0)
+	if (strcmp(path, "/readyz") == 0)
 		return ROUTE_READYZ;
-	if (strcmp(url, "/metrics") == 0)
+	if (strcmp(path, "/metrics") == 0)
 		return ROUTE_METRICS;
-	if (strcmp(url, "/version") == 0)
+	if (strcmp(path, "/version") == 0)
 		return ROUTE_VERSION;
 	return ROUTE_NOT_FOUND;
+}
+
+/* The API routes live under AUTH_API_PREFIX; the probes are served both
+ * with and without it (as Nhost serves /healthz). */
+static enum route route_of(const struct ingest_http *h, const char *url)
+{
+	enum route probe = probe_of(url);
+	const char *path;
+
+	if (strncmp(url, h->prefix, h->prefix_len) != 0)
+		return probe;
+	path = url + h->prefix_len;
+	if (strcmp(path, SIGNUP_PATH) == 0)
+		return ROUTE_SIGNUP;
+	if (strcmp(path, SIGNIN_PATH) == 0)
+		return ROUTE_SIGNIN;
+	return probe != ROUTE_NOT_FOUND ? probe : probe_of(path);
 }
 
 static enum MHD_Result metrics_page(struct MHD_Connection *conn)
@@ -47,8 +68,7 @@ static enum MHD_Result metrics_page(struct MHD_Connection *conn)
 	if (!text)
 		return reply_error(conn, API_ERR_INTERNAL_SERVER_ERROR, 0, NULL,
 				   NULL, NULL);
-	ret = reply_typed(conn, 200, HTTPD_METRICS_TYPE, text, len, NULL,
-			  NULL);
+	ret = reply_typed(conn, 200, HTTPD_METRICS_TYPE, text, len, NULL, NULL);
 	free(text);
 	return ret;
 }
@@ -91,18 +111,22 @@ enum MHD_Result routes_on_request(void *cls, struct MHD_Connection *conn,
 	if (req)
 		return request_handle(req, upload_data, upload_data_size,
 				      false);
+	/* Before any check: a browser's preflight, on any route. */
+	if (cors_is_preflight(conn, method))
+		return reply_preflight(conn);
 	r = route_of(h, url);
-	if (r == ROUTE_SIGNUP) {
+	if (r == ROUTE_SIGNUP || r == ROUTE_SIGNIN) {
 		if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
 			return reply_error(conn, API_ERR_INVALID_REQUEST, 405,
 					   "Method not allowed; use POST",
 					   MHD_HTTP_HEADER_ALLOW, "POST");
-		req = request_new(h, conn);
+		req = request_new(h, conn,
+				  r == ROUTE_SIGNIN ? SIGNUP_ROUTE_SIGNIN :
+						      SIGNUP_ROUTE_SIGNUP);
 		if (!req)
 			return MHD_NO;
 		*con_cls = req;
-		return request_handle(req, upload_data, upload_data_size,
-				      true);
+		return request_handle(req, upload_data, upload_data_size, true);
 	}
 	if (r != ROUTE_NOT_FOUND && strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
 	    strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
@@ -112,8 +136,8 @@ enum MHD_Result routes_on_request(void *cls, struct MHD_Connection *conn,
 	return handle_get(h, conn, r);
 }
 
-void routes_on_completed(void *cls, struct MHD_Connection *conn,
-			 void **con_cls, enum MHD_RequestTerminationCode toe)
+void routes_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
 {
 	struct ingest_http *h = cls;
 

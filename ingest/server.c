@@ -17,13 +17,13 @@
 #include "daemon.h"
 #include "log.h"
 #include "metrics.h"
+#include "mhd_errors.h"
 #include "publish.h"
 #include "ratelimit.h"
 #include "reply.h"
 #include "request.h"
 #include "routes.h"
 
-#define SIGNUP_PATH "/signup/passwordless/sms"
 #define WAIT_STEP_MS 10
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -45,12 +45,24 @@ static int limiter_new(const struct cfg *cfg, struct ratelimit **rl,
 		       char *errstr, size_t errstr_size)
 {
 	const struct ratelimit_rule rules[] = {
-		{ (unsigned)cfg_int(cfg, CFG_AUTH_RATE_LIMIT_GLOBAL_BURST),
-		  cfg_ms(cfg, CFG_AUTH_RATE_LIMIT_GLOBAL_INTERVAL) },
-		{ (unsigned)cfg_int(cfg, CFG_AUTH_RATE_LIMIT_SMS_BURST),
-		  cfg_ms(cfg, CFG_AUTH_RATE_LIMIT_SMS_INTERVAL) },
-		{ (unsigned)cfg_int(cfg, CFG_AUTH_RATE_LIMIT_SIGNUPS_BURST),
-		  cfg_ms(cfg, CFG_AUTH_RATE_LIMIT_SIGNUPS_INTERVAL) },
+		[LIMIT_GLOBAL] = { (unsigned)cfg_int(
+					   cfg,
+					   CFG_AUTH_RATE_LIMIT_GLOBAL_BURST),
+				   cfg_ms(cfg,
+					  CFG_AUTH_RATE_LIMIT_GLOBAL_INTERVAL) },
+		[LIMIT_SMS] = { (unsigned)cfg_int(
+					cfg, CFG_AUTH_RATE_LIMIT_SMS_BURST),
+				cfg_ms(cfg, CFG_AUTH_RATE_LIMIT_SMS_INTERVAL) },
+		[LIMIT_SIGNUPS] = { (unsigned)cfg_int(
+					    cfg,
+					    CFG_AUTH_RATE_LIMIT_SIGNUPS_BURST),
+				    cfg_ms(cfg,
+					   CFG_AUTH_RATE_LIMIT_SIGNUPS_INTERVAL) },
+		[LIMIT_BRUTE_FORCE] = { (unsigned)cfg_int(
+						cfg,
+						CFG_AUTH_RATE_LIMIT_BRUTE_FORCE_BURST),
+					cfg_ms(cfg,
+					       CFG_AUTH_RATE_LIMIT_BRUTE_FORCE_INTERVAL) },
 	};
 
 	*rl = NULL;
@@ -79,16 +91,44 @@ static void free_state(struct ingest_http *h)
 	if (h->rl)
 		ratelimit_free(h->rl);
 	signup_policy_free(&h->policy);
+	cors_free(&h->cors);
+	clientip_trust_free(&h->trust);
 	reaper_destroy(&h->reaper);
 	free(h);
+}
+
+/* The settings the request threads read, copied or parsed once. */
+static int settings_init(struct ingest_http *h, const struct cfg *cfg,
+			 char *errstr, size_t errstr_size)
+{
+	struct sockaddr_storage ss;
+	socklen_t ss_len;
+
+	h->max_body = (size_t)cfg_int(cfg, CFG_OTPFLOW_MAX_BODY_BYTES);
+	h->topic = cfg_str(cfg, CFG_OTPFLOW_TOPIC_SIGNUP_REQUESTS);
+	h->prefix = cfg_str(cfg, CFG_AUTH_API_PREFIX);
+	h->prefix_len = strlen(h->prefix);
+	h->trust_proxy = cfg_bool(cfg, CFG_OTPFLOW_TRUST_PROXY);
+	if (cors_init(&h->cors,
+		      cfg_list(cfg, CFG_OTPFLOW_CORS_ALLOWED_ORIGINS))) {
+		snprintf(errstr, errstr_size, "out of memory");
+		return -1;
+	}
+	reply_init(&h->cors);
+	return addr_parse(cfg_str(cfg, CFG_OTPFLOW_LISTEN), &ss, &ss_len,
+			  errstr, errstr_size) ||
+	       clientip_trust_init(&h->trust,
+				   cfg_list(cfg, CFG_OTPFLOW_TRUSTED_PROXIES),
+				   errstr, errstr_size) ||
+	       signup_policy_init(&h->policy, cfg, errstr, errstr_size) ||
+	       limiter_new(cfg, &h->rl, errstr, errstr_size);
 }
 
 int ingest_server_start(const struct cfg *cfg, struct events *ev, void **state,
 			char *errstr, size_t errstr_size)
 {
 	struct ingest_http *h = calloc(1, sizeof(*h));
-	struct sockaddr_storage ss;
-	socklen_t ss_len;
+	const char *listen = cfg_str(cfg, CFG_OTPFLOW_LISTEN);
 	int rc = DAEMON_EXIT_CONFIG;
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 	unsigned threads = cores > 0 ? (unsigned)cores : 1;
@@ -99,23 +139,13 @@ int ingest_server_start(const struct cfg *cfg, struct events *ev, void **state,
 	}
 	h->cfg = cfg;
 	h->ev = ev;
+	h->listen_fd = -1;
 	reaper_init(&h->reaper, cfg_ms(cfg, CFG_OTPFLOW_CONNECTION_TIMEOUT));
-	reply_metrics_init();
 	request_metrics_init();
-	h->max_body = (size_t)cfg_int(cfg, CFG_OTPFLOW_MAX_BODY_BYTES);
-	h->topic = cfg_str(cfg, CFG_OTPFLOW_TOPIC_SIGNUP_REQUESTS);
-	snprintf(h->signup_path, sizeof(h->signup_path), "%s%s",
-		 cfg_str(cfg, CFG_AUTH_API_PREFIX), SIGNUP_PATH);
-	if (addr_parse(cfg_str(cfg, CFG_OTPFLOW_LISTEN), &ss, &ss_len, errstr,
-		       errstr_size) ||
-	    signup_policy_init(&h->policy, cfg, errstr, errstr_size) ||
-	    limiter_new(cfg, &h->rl, errstr, errstr_size))
+	if (settings_init(h, cfg, errstr, errstr_size))
 		goto fail;
-	h->ok = MHD_create_response_from_buffer(4, (void *)"\"OK\"",
-						MHD_RESPMEM_PERSISTENT);
-	if (!h->ok ||
-	    MHD_add_response_header(h->ok, MHD_HTTP_HEADER_CONTENT_TYPE,
-				    "application/json") != MHD_YES) {
+	h->ok = reply_ok_new();
+	if (!h->ok) {
 		snprintf(errstr, errstr_size, "out of memory");
 		goto fail;
 	}
@@ -123,6 +153,16 @@ int ingest_server_start(const struct cfg *cfg, struct events *ev, void **state,
 	if (!h->pub)
 		goto fail;
 	rc = DAEMON_EXIT_FAILED; /* the settings are fine from here on */
+	if (!mhd_errors_ready()) {
+		snprintf(errstr, errstr_size,
+			 "libmicrohttpd's MHD_queue_response not found");
+		goto fail;
+	}
+	/* Our own socket: a busy address is an error naming it, never a
+	 * port shared with another process (no SO_REUSEPORT). */
+	h->listen_fd = addr_listen(listen, errstr, errstr_size);
+	if (h->listen_fd < 0)
+		goto fail;
 	h->d = MHD_start_daemon(
 		MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
 			MHD_USE_ITC | MHD_USE_ERROR_LOG,
@@ -130,7 +170,7 @@ int ingest_server_start(const struct cfg *cfg, struct events *ev, void **state,
 		/* First, so that MHD's own messages about the options that
 		 * follow go through it too. */
 		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
-		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+		MHD_OPTION_LISTEN_SOCKET, h->listen_fd,
 		MHD_OPTION_THREAD_POOL_SIZE, threads,
 		MHD_OPTION_CONNECTION_TIMEOUT,
 		(unsigned)(cfg_ms(cfg, CFG_OTPFLOW_CONNECTION_TIMEOUT) / 1000),
@@ -140,10 +180,10 @@ int ingest_server_start(const struct cfg *cfg, struct events *ev, void **state,
 		(unsigned)cfg_int(cfg, CFG_OTPFLOW_MAX_CONNECTIONS_PER_IP),
 		MHD_OPTION_NOTIFY_COMPLETED, routes_on_completed, h,
 		MHD_OPTION_NOTIFY_CONNECTION, reaper_on_connection, &h->reaper,
-		MHD_OPTION_LISTENING_ADDRESS_REUSE, 1U, MHD_OPTION_END);
+		MHD_OPTION_END);
 	if (!h->d) {
-		snprintf(errstr, errstr_size, "cannot listen on %s",
-			 cfg_str(cfg, CFG_OTPFLOW_LISTEN));
+		snprintf(errstr, errstr_size, "%s: cannot start the server",
+			 listen);
 		goto fail;
 	}
 	if (reaper_start(&h->reaper, errstr, errstr_size))
@@ -152,7 +192,9 @@ int ingest_server_start(const struct cfg *cfg, struct events *ev, void **state,
 	return DAEMON_EXIT_OK;
 fail:
 	if (h->d)
-		MHD_stop_daemon(h->d);
+		MHD_stop_daemon(h->d); /* closes the listening socket too */
+	else if (h->listen_fd >= 0)
+		close(h->listen_fd);
 	if (h->pub)
 		publisher_close(h->pub, 0);
 	free_state(h);
@@ -172,7 +214,8 @@ static int wait_idle(struct ingest_http *h, int timeout_ms)
 
 int ingest_server_drain(struct ingest_http *h, int timeout_ms)
 {
-	MHD_quiesce_daemon(h->d);
+	/* The listening socket is ours again; closed after the server. */
+	h->quiesced = MHD_quiesce_daemon(h->d) != MHD_INVALID_SOCKET;
 	return wait_idle(h, timeout_ms);
 }
 
@@ -184,6 +227,8 @@ void ingest_server_stop(struct ingest_http *h, int timeout_ms)
 	wait_idle(h, 1000);
 	reaper_stop(&h->reaper);
 	MHD_stop_daemon(h->d);
+	if (h->quiesced)
+		close(h->listen_fd);
 	free_state(h);
 }
 

@@ -14,7 +14,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "clientip.h"
 #include "config.h"
+#include "cors.h"
 #include "events.h"
 #include "reaper.h"
 #include "signup.h"
@@ -31,11 +33,25 @@ struct ingest_http {
 	struct publisher *pub;
 	struct signup_policy policy;
 	struct ratelimit *rl; /* NULL unless AUTH_RATE_LIMIT_ENABLE */
-	char signup_path[512]; /* AUTH_API_PREFIX + the route */
+	struct cors cors; /* OTPFLOW_CORS_ALLOWED_ORIGINS */
+	struct clientip_trust trust; /* OTPFLOW_TRUSTED_PROXIES */
+	bool trust_proxy; /* OTPFLOW_TRUST_PROXY */
+	const char *prefix; /* AUTH_API_PREFIX */
+	size_t prefix_len;
 	size_t max_body; /* OTPFLOW_MAX_BODY_BYTES */
 	const char *topic; /* OTPFLOW_TOPIC_SIGNUP_REQUESTS */
 	atomic_int active; /* requests allocated and not completed */
 	struct reaper reaper;
+	int listen_fd; /* ours once MHD is quiesced, else MHD's */
+	bool quiesced;
+};
+
+/* Rate-limit rules (indexes into the limiter, docs/api.md §1.4). */
+enum ingest_limit {
+	LIMIT_GLOBAL, /* every API request */
+	LIMIT_SMS, /* both routes send an SMS */
+	LIMIT_SIGNUPS, /* the signup route */
+	LIMIT_BRUTE_FORCE, /* the sign-in route */
 };
 
 /*
