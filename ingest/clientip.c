@@ -126,7 +126,8 @@ static bool hop_address(const char *hop, char out[CLIENTIP_SIZE])
 
 	hop += skip;
 	len = strcspn(hop, " \t");
-	if (len == 0 || len >= CLIENTIP_SIZE || hop[len + strspn(hop + len, " \t")])
+	if (len == 0 || len >= CLIENTIP_SIZE ||
+	    hop[len + strspn(hop + len, " \t")])
 		return false;
 	memcpy(out, hop, len);
 	out[len] = '\0';

@@ -50,7 +50,8 @@ static bool glob_match(const char *glob, const char *s)
 				return false;
 		}
 	}
-	return *s && tolower((unsigned char)*glob) == tolower((unsigned char)*s) &&
+	return *s &&
+	       tolower((unsigned char)*glob) == tolower((unsigned char)*s) &&
 	       glob_match(glob + 1, s + 1);
 }
 
@@ -67,8 +68,8 @@ bool cors_origin_allowed(const struct cors *c, const char *origin)
 size_t cors_headers(const struct cors *c, struct MHD_Connection *conn,
 		    const char **headers)
 {
-	const char *origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-							 MHD_HTTP_HEADER_ORIGIN);
+	const char *origin = MHD_lookup_connection_value(
+		conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ORIGIN);
 	size_t n = 0;
 
 	headers[2 * n] = MHD_HTTP_HEADER_VARY;
@@ -76,7 +77,8 @@ size_t cors_headers(const struct cors *c, struct MHD_Connection *conn,
 	if (origin && cors_origin_allowed(c, origin)) {
 		headers[2 * n] = MHD_HTTP_HEADER_ACCESS_CONTROL_ALLOW_ORIGIN;
 		headers[2 * n++ + 1] = origin;
-		headers[2 * n] = MHD_HTTP_HEADER_ACCESS_CONTROL_ALLOW_CREDENTIALS;
+		headers[2 * n] =
+			MHD_HTTP_HEADER_ACCESS_CONTROL_ALLOW_CREDENTIALS;
 		headers[2 * n++ + 1] = "true";
 	}
 	headers[2 * n] = NULL;

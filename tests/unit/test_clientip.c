@@ -21,7 +21,7 @@ static void pick(const struct clientip_trust *t, const char *peer,
 	CHECK_STR(out, want);
 }
 
-#define PICK(t, peer, hops, want)                                      \
+#define PICK(t, peer, hops, want) \
 	pick(t, peer, hops, sizeof(hops) / sizeof(*(hops)), want, __LINE__)
 
 static void test_default_trusts_the_peer_only(void)
