@@ -752,12 +752,13 @@ static void test_signin_route(void)
 		json_object_set_new(in, "kind", json_string("SIGNUP"));
 		CHECK(json_equal(up, in));
 	}
+	json_decref(up);
+	json_decref(in);
 	CHECK_INT(signup_validate_route(&p, SIGNUP_ROUTE_SIGNIN, bad,
 					strlen(bad), &in, &e),
 		  -1);
+	CHECK(in == NULL);
 	CHECK_STR(api_err_code(e.err), "invalid-request");
-	json_decref(up);
-	json_decref(in);
 	signup_policy_free(&p);
 }
 
