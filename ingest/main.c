@@ -11,12 +11,13 @@
 #define DRAIN_TIMEOUT_MS 10000
 
 static const char usage[] =
-	"Accepts POST {AUTH_API_PREFIX}/signup/passwordless/sms on "
-	"OTPFLOW_LISTEN, validates\nit as Nhost Auth does and answers 200 "
-	"\"OK\" once the request is durably in Kafka\n(topic "
-	"OTPFLOW_TOPIC_SIGNUP_REQUESTS). Also serves GET /healthz, /readyz,\n"
-	"/metrics and /version. SIGTERM/SIGINT: drain and exit 0; a second "
-	"signal exits now.\n";
+	"Accepts POST {AUTH_API_PREFIX}/signup/passwordless/sms and\n"
+	"POST {AUTH_API_PREFIX}/signin/passwordless/sms on OTPFLOW_LISTEN, "
+	"validates them as\nNhost Auth does (CORS included) and answers 200 "
+	"\"OK\" once the request is durably\nin Kafka (topic "
+	"OTPFLOW_TOPIC_SIGNUP_REQUESTS). Also serves GET /healthz,\n/readyz, "
+	"/metrics and /version, with and without the prefix. SIGTERM/SIGINT:\n"
+	"drain and exit 0; a second signal exits now.\n";
 
 /* Serves until a signal or a fatal producer, then drains. */
 static int run(void *state)
