@@ -99,7 +99,7 @@ static void reissue_request_id(const char *otp_id, char out[IDS_UUID_SIZE])
 
 /*
  * The number of user_id as auth.users holds it (as the client sent it) into
- * out. 1 found, 0 no such user, -1 on error.
+ * out. 1 found, 0 no such user, -1 on error (or a number longer than out).
  */
 static int stored_phone(PGconn *conn, const char *user_id, char *out,
 			size_t out_size)
@@ -110,8 +110,10 @@ static int stored_phone(PGconn *conn, const char *user_id, char *out,
 				     1, NULL, &user_id, NULL, NULL, 0);
 	int rc = pg_classify(conn, res) == PG_OK ? PQntuples(res) > 0 : -1;
 
-	if (rc == 1)
-		snprintf(out, out_size, "%s", PQgetvalue(res, 0, 0));
+	/* Cut, it would name nobody: a failure, never a wrong number. */
+	if (rc == 1 && (size_t)snprintf(out, out_size, "%s",
+					PQgetvalue(res, 0, 0)) >= out_size)
+		rc = -1;
 	PQclear(res);
 	return rc;
 }
