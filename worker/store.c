@@ -301,13 +301,27 @@ out:
 	return cls;
 }
 
+/*
+ * New users. A number spelled another way is another user (as in Nhost)
+ * but the same E.164 destination: a candidate whose number already got
+ * OTPFLOW_OTP_MAX_PER_HOUR ($19) codes in the hour is capped (no user, no
+ * code, 'dropped'), so spellings cannot multiply the SMS one number gets.
+ * The last column of the answer is each candidate's outcome.
+ */
 static const char create_sql[] =
-	"WITH c AS ("
+	"WITH c0 AS ("
 	"  SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[],"
 	"    $5::text[], $6::text[], $7::jsonb[], $8::text[], $9::uuid[],"
 	"    $10::bytea[], $11::text[], $12::jsonb[], $18::text[])"
 	"  AS c(request_id, user_id, phone, display_name, locale, default_role,"
 	"    metadata, otp_hash, otp_id, value, roles, headers, e164)"
+	"), c AS ("
+	"  SELECT c0.*, (SELECT count(*) FROM otpflow.otp_issuance n"
+	"    WHERE n.phone_number = c0.e164"
+	"      AND n.issued_at > $17::timestamptz - interval '1 hour') >= $19::int"
+	"    AND NOT EXISTS (SELECT 1 FROM auth.users u"
+	"      WHERE u.phone_number = c0.phone) AS capped"
+	"  FROM c0"
 	"), ins AS ("
 	"  INSERT INTO auth.users (id, phone_number, display_name, locale,"
 	"    default_role, metadata, disabled, avatar_url, otp_hash,"
@@ -315,7 +329,8 @@ static const char create_sql[] =
 	"    email_verified)"
 	"  SELECT user_id, phone, display_name, locale, default_role, metadata,"
 	"    $13::boolean, $14, otp_hash, $15::timestamptz, 'sms', now(), false"
-	"  FROM c ON CONFLICT (phone_number) DO NOTHING RETURNING id"
+	"  FROM c WHERE NOT capped"
+	"  ON CONFLICT (phone_number) DO NOTHING RETURNING id"
 	"), r AS ("
 	"  INSERT INTO auth.user_roles (user_id, role)"
 	"  SELECT c.user_id, role FROM c JOIN ins ON ins.id = c.user_id"
@@ -329,13 +344,32 @@ static const char create_sql[] =
 	"  INSERT INTO otpflow.outbox (topic, key, value, headers, otp_id)"
 	"  SELECT $16, c.e164, c.value, c.headers, c.otp_id"
 	"  FROM c JOIN ins ON ins.id = c.user_id"
+	"), d AS ("
+	"  SELECT c.request_id, CASE WHEN ins.id IS NOT NULL THEN 'created'"
+	"    WHEN c.capped THEN 'dropped' ELSE 'existing' END AS outcome"
+	"  FROM c LEFT JOIN ins ON ins.id = c.user_id"
 	"), p AS ("
 	"  INSERT INTO otpflow.processed_requests (request_id, outcome)"
-	"  SELECT c.request_id,"
-	"    CASE WHEN ins.id IS NULL THEN 'existing' ELSE 'created' END"
-	"  FROM c LEFT JOIN ins ON ins.id = c.user_id"
+	"  SELECT request_id, outcome FROM d"
 	")"
-	"SELECT c.request_id::text FROM c JOIN ins ON ins.id = c.user_id";
+	"SELECT request_id::text, outcome FROM d";
+
+/* Whether an earlier candidate of this statement has its E.164 number
+ * spelled otherwise: one new user's code per number per batch. */
+static bool other_spelling_first(const struct commit_ctx *c, size_t i)
+{
+	const struct batch_item *it = &c->items[i];
+
+	for (size_t j = 0; j < i; j++) {
+		const struct batch_item *prev = &c->items[j];
+
+		if (prev->signup_candidate &&
+		    strcmp(prev->phone, it->phone) == 0 &&
+		    strcmp(prev->phone_stored, it->phone_stored) != 0)
+			return true;
+	}
+	return false;
+}
 
 /* New users: one statement for every candidate of the batch (SIGNUPs, and
  * SIGNINs of unknown numbers signed up automatically). */
@@ -343,8 +377,8 @@ static enum pg_class create_users(PGconn *conn, const struct commit_ctx *c,
 				  char *errstr, size_t errstr_size)
 {
 	struct pg_array a[13];
-	const char *params[18];
-	char expires[40], issued[40];
+	const char *params[19];
+	char expires[40], issued[40], maxh[24];
 	PGresult *res = NULL;
 	enum pg_class cls = PG_FAILED;
 	size_t count = 0;
@@ -362,6 +396,10 @@ static enum pg_class create_users(PGconn *conn, const struct commit_ctx *c,
 		/* Every REISSUE and SIGNIN not signing up is decided. */
 		if (it->outcome != OUTCOME_NONE)
 			continue;
+		if (other_spelling_first(c, i)) {
+			it->outcome = OUTCOME_DROPPED;
+			continue;
+		}
 		it->signup_candidate = true;
 		json_array_foreach(roles, k, role)
 		{
@@ -400,21 +438,30 @@ static enum pg_class create_users(PGconn *conn, const struct commit_ctx *c,
 	params[14] = expires;
 	params[15] = c->st->topic;
 	params[16] = issued;
-	cls = run(conn, create_sql, 18, params, &res, errstr, errstr_size);
+	snprintf(maxh, sizeof(maxh), "%lld", c->st->max_per_hour);
+	params[18] = maxh;
+	cls = run(conn, create_sql, 19, params, &res, errstr, errstr_size);
 	if (cls != PG_OK)
 		goto out;
-	/* Candidates the statement returned are new users; the others found
-	 * their number registered. (A copy of a candidate's request in the
-	 * same batch is OUTCOME_SKIP already, so it is not a candidate.) */
+	/* Every candidate is in the answer with its outcome: created, found
+	 * registered, or capped. (A copy of a candidate's request in the same
+	 * batch is OUTCOME_SKIP already, so it is not a candidate.) */
 	for (size_t i = 0; i < c->n; i++) {
 		struct batch_item *it = &c->items[i];
 
 		if (!it->signup_candidate)
 			continue;
 		it->outcome = OUTCOME_EXISTING;
-		for (int r = 0; r < PQntuples(res); r++)
-			if (strcmp(it->request_id, PQgetvalue(res, r, 0)) == 0)
+		for (int r = 0; r < PQntuples(res); r++) {
+			const char *o = PQgetvalue(res, r, 1);
+
+			if (strcmp(it->request_id, PQgetvalue(res, r, 0)) != 0)
+				continue;
+			if (strcmp(o, "created") == 0)
 				it->outcome = OUTCOME_CREATED;
+			else if (strcmp(o, "dropped") == 0)
+				it->outcome = OUTCOME_DROPPED;
+		}
 	}
 out:
 	PQclear(res);

@@ -171,3 +171,26 @@ def test_number_kept_as_sent(stack, topics, fresh_db, otpflowctl,
                      open_code(seal_keys, newest["otp_sealed"]))) == 1
     assert query(fresh_db, "SELECT phone_number, count(*) FROM "
                  "otpflow.otp_issuance GROUP BY 1") == [("+14155552671", 2)]
+
+
+def test_spellings_of_one_number_share_its_hourly_cap(stack, topics, fresh_db,
+                                                      otpflowctl,
+                                                      start_ingest,
+                                                      start_worker):
+    """Each spelling of a number is a user (as in Nhost), but they all text
+    one E.164 destination: past OTPFLOW_OTP_MAX_PER_HOUR codes in the hour
+    another spelling gets no user and no code."""
+    migrated(otpflowctl, fresh_db)
+    url = start_ingest()
+    start_worker(fresh_db, OTPFLOW_OTP_MAX_PER_HOUR=2)
+    spellings = ["+14155550401", "+1 415 555 0401", "+1-415-555-0401"]
+    for n, phone in enumerate(spellings, 1):
+        call(url, SIGNUP, phone)
+        wait_processed(fresh_db, n)
+    assert sorted(r[0] for r in query(
+        fresh_db, "SELECT phone_number FROM auth.users")) == \
+        sorted(spellings[:2])
+    assert outcomes(fresh_db) == ["created", "created", "dropped"]
+    wait_for(lambda: len(otp_events(stack, topics)) == 2, 60, "two codes")
+    assert {otp["phone_number"] for _, otp in otp_events(stack, topics)} == \
+        {"+14155550401"}
