@@ -65,7 +65,6 @@ class CompatStack:
         self.db = stack.database_url.rsplit("/", 1)[0] + "/" + self.dbname
         proc = self.ctl("migrate")
         assert proc.returncode == 0, proc.stderr
-        self.warm_up_broker(suffix)
         self.provider = FakeProvider(tmp)
         self.sender = SenderHarness(stack, self.topics, self.db, seal_keys,
                                     self.provider, tmp, self.ctl)
@@ -93,17 +92,6 @@ class CompatStack:
         self.down = self.ingest(
             **common, OTPFLOW_KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:1",
             OTPFLOW_ACCEPT_TIMEOUT_MS=1000)
-
-    def warm_up_broker(self, suffix):
-        """Waits until the broker gives idempotent producers their id: a
-        broker started moments ago answers "coordinator load in progress"
-        for a few seconds, longer than ingest's accept timeout, and the
-        SDK calls below must not meet that."""
-        from confluent_kafka import Producer
-        producer = Producer({"bootstrap.servers": self.stack.bootstrap,
-                             "enable.idempotence": True})
-        producer.produce(f"compat-warm-up-{suffix}", b"warm-up")
-        assert producer.flush(120) == 0, "the broker never took a record"
 
     def ctl(self, *args, env=None, timeout=120):
         settings = {**self.topics, "OTPFLOW_DATABASE_URL": self.db,
