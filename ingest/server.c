@@ -40,29 +40,29 @@ static double ratelimit_clients_metric(void *arg)
 	return (double)ratelimit_clients(arg);
 }
 
+/* One rule of the limiter from its two settings. */
+static struct ratelimit_rule rule_of(const struct cfg *cfg, enum cfg_id burst,
+				     enum cfg_id interval)
+{
+	return (struct ratelimit_rule){ (unsigned)cfg_int(cfg, burst),
+					cfg_ms(cfg, interval) };
+}
+
 /* The rate limiter of AUTH_RATE_LIMIT_* (NULL *rl when disabled). */
 static int limiter_new(const struct cfg *cfg, struct ratelimit **rl,
 		       char *errstr, size_t errstr_size)
 {
 	const struct ratelimit_rule rules[] = {
-		[LIMIT_GLOBAL] = { (unsigned)cfg_int(
-					   cfg,
-					   CFG_AUTH_RATE_LIMIT_GLOBAL_BURST),
-				   cfg_ms(cfg,
-					  CFG_AUTH_RATE_LIMIT_GLOBAL_INTERVAL) },
-		[LIMIT_SMS] = { (unsigned)cfg_int(
-					cfg, CFG_AUTH_RATE_LIMIT_SMS_BURST),
-				cfg_ms(cfg, CFG_AUTH_RATE_LIMIT_SMS_INTERVAL) },
-		[LIMIT_SIGNUPS] = { (unsigned)cfg_int(
-					    cfg,
-					    CFG_AUTH_RATE_LIMIT_SIGNUPS_BURST),
-				    cfg_ms(cfg,
-					   CFG_AUTH_RATE_LIMIT_SIGNUPS_INTERVAL) },
-		[LIMIT_BRUTE_FORCE] = { (unsigned)cfg_int(
-						cfg,
-						CFG_AUTH_RATE_LIMIT_BRUTE_FORCE_BURST),
-					cfg_ms(cfg,
-					       CFG_AUTH_RATE_LIMIT_BRUTE_FORCE_INTERVAL) },
+		[LIMIT_GLOBAL] = rule_of(cfg, CFG_AUTH_RATE_LIMIT_GLOBAL_BURST,
+					 CFG_AUTH_RATE_LIMIT_GLOBAL_INTERVAL),
+		[LIMIT_SMS] = rule_of(cfg, CFG_AUTH_RATE_LIMIT_SMS_BURST,
+				      CFG_AUTH_RATE_LIMIT_SMS_INTERVAL),
+		[LIMIT_SIGNUPS] = rule_of(cfg,
+					  CFG_AUTH_RATE_LIMIT_SIGNUPS_BURST,
+					  CFG_AUTH_RATE_LIMIT_SIGNUPS_INTERVAL),
+		[LIMIT_BRUTE_FORCE] =
+			rule_of(cfg, CFG_AUTH_RATE_LIMIT_BRUTE_FORCE_BURST,
+				CFG_AUTH_RATE_LIMIT_BRUTE_FORCE_INTERVAL),
 	};
 
 	*rl = NULL;
