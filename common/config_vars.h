@@ -76,12 +76,20 @@
 	X(OTPFLOW_MAX_CONNECTIONS_PER_IP, INT, "256", CFG_INGEST, 0, 0,        \
 	  "HTTP connection limit per client IP.")                              \
 	X(OTPFLOW_TRUST_PROXY, BOOL, "false", CFG_INGEST, 0, 0,                \
-	  "Take the client IP from the first X-Forwarded-For hop.")            \
+	  "Take the client IP from X-Forwarded-For: the right-most entry "     \
+	  "that is not a trusted proxy (OTPFLOW_TRUSTED_PROXIES).")            \
+	X(OTPFLOW_TRUSTED_PROXIES, LIST, "", CFG_INGEST, 0, 0,                 \
+	  "Proxies whose X-Forwarded-For entries are believed, as addresses "  \
+	  "or CIDR blocks (10.0.0.0/8, ::1). Empty: the socket peer only.")    \
+	X(OTPFLOW_CORS_ALLOWED_ORIGINS, LIST, "", CFG_INGEST, 0, 0,            \
+	  "Origins allowed to call ingest from a browser, with * globs "       \
+	  "(https://*.my-app.com). Empty: every origin, as Nhost.")            \
 	X(AUTH_SMS_PASSWORDLESS_ENABLED, BOOL, "false", CFG_INGEST, 0, 0,      \
 	  "Enables the endpoint; when false it answers 409 "                   \
 	  "disabled-endpoint (as Nhost).")                                     \
-	X(AUTH_DISABLE_SIGNUP, BOOL, "false", CFG_INGEST, 0, 0,                \
-	  "When true, sign-ups get 403 signup-disabled.")                      \
+	X(AUTH_DISABLE_SIGNUP, BOOL, "false", CFG_INGEST | CFG_WORKER, 0, 0,   \
+	  "When true, sign-ups get 403 signup-disabled, and a sign-in of an "  \
+	  "unknown number creates no user.")                                   \
 	X(AUTH_CONCEAL_ERRORS, BOOL, "false", CFG_INGEST, 0, 0,                \
 	  "Answer signup-disabled and role-not-allowed as a generic 400 "      \
 	  "invalid-request.")                                                  \
@@ -117,6 +125,10 @@
 	  "Sign-ups per IP per sign-up interval.")                             \
 	X(AUTH_RATE_LIMIT_SIGNUPS_INTERVAL, DURATION, "5m", CFG_INGEST, 0, 0,  \
 	  "Window of the sign-up rate limit.")                                 \
+	X(AUTH_RATE_LIMIT_BRUTE_FORCE_BURST, INT, "10", CFG_INGEST, 0, 0,      \
+	  "Sign-in requests per IP per brute-force interval.")                 \
+	X(AUTH_RATE_LIMIT_BRUTE_FORCE_INTERVAL, DURATION, "5m", CFG_INGEST, 0, \
+	  0, "Window of the brute-force (sign-in) rate limit.")                \
 	/* Worker */                                                           \
 	X(OTPFLOW_SEAL_PUBLIC_KEY, STR, NULL, CFG_WORKER | CFG_CTL,            \
 	  CFG_WORKER, 0,                                                       \
@@ -127,11 +139,15 @@
 	X(OTPFLOW_OTP_BCRYPT_COST, INT, "6", CFG_WORKER, 0, 0,                 \
 	  "bcrypt cost of otp_hash (6 is pgcrypto's default, as Nhost).")      \
 	X(OTPFLOW_OTP_COOLDOWN, DURATION, "60s", CFG_WORKER, 0, 0,             \
-	  "A REISSUE within this time of the last code is dropped.")           \
+	  "A sign-in or REISSUE within this time of the number's last code "   \
+	  "gets no new code.")                                                 \
 	X(OTPFLOW_OTP_MAX_PER_HOUR, INT, "5", CFG_WORKER, 0, 0,                \
 	  "Most codes issued per phone number per hour.")                      \
 	X(AUTH_DISABLE_NEW_USERS, BOOL, "false", CFG_WORKER, 0, 0,             \
 	  "New users are created disabled.")                                   \
+	X(AUTH_DISABLE_AUTO_SIGNUP, BOOL, "false", CFG_WORKER, 0, 0,           \
+	  "When true, a sign-in of an unknown number creates no user (and "    \
+	  "sends nothing).")                                                   \
 	X(AUTH_GRAVATAR_ENABLED, BOOL, "true", CFG_WORKER, 0, 0,               \
 	  "Set avatar_url to the Gravatar URL of the (empty) e-mail, as "      \
 	  "Nhost does by default; false: avatar_url is ''.")                   \
@@ -241,6 +257,8 @@
 	R(AUTH_RATE_LIMIT_SMS_INTERVAL, 1, 4294967296LL)                       \
 	R(AUTH_RATE_LIMIT_SIGNUPS_BURST, 0, 1073741824)                        \
 	R(AUTH_RATE_LIMIT_SIGNUPS_INTERVAL, 1, 4294967296LL)                   \
+	R(AUTH_RATE_LIMIT_BRUTE_FORCE_BURST, 0, 1073741824)                    \
+	R(AUTH_RATE_LIMIT_BRUTE_FORCE_INTERVAL, 1, 4294967296LL)               \
 	R(OTPFLOW_OTP_TTL, 1000, 86400000)                                     \
 	R(OTPFLOW_OTP_BCRYPT_COST, 4, 31)                                      \
 	R(OTPFLOW_OTP_COOLDOWN, 0, 86400000)                                   \

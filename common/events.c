@@ -25,6 +25,7 @@
 
 #define FRAME_HEADER 5
 #define MAX_FOREIGN 32
+#define MAX_PREVIOUS 16
 
 struct codec {
 	avro_schema_t schema;
@@ -47,6 +48,10 @@ struct events {
 	pthread_mutex_t lock; /* guards foreign[] */
 	struct foreign foreign[MAX_FOREIGN];
 	int nforeign;
+	/* Earlier versions with fixed ids (schemas/previous/), only without
+	 * a registry; read-only after events_new. */
+	struct foreign previous[MAX_PREVIOUS];
+	int nprevious;
 };
 
 static const char *const event_names[EVENTS__COUNT] = { "SignupRequested",
@@ -560,6 +565,79 @@ static void codec_free(struct codec *c)
 		avro_schema_decref(c->schema);
 }
 
+/* The event type whose record is named name, or EVENTS__COUNT. */
+static enum events_type type_named(const char *name)
+{
+	for (int t = 0; t < EVENTS__COUNT; t++)
+		if (strcmp(event_names[t], name) == 0)
+			return (enum events_type)t;
+	return EVENTS__COUNT;
+}
+
+/* True when id is already taken by a current or an earlier schema. */
+static bool id_taken(const struct events *ev, int32_t id, int ncurrent)
+{
+	for (int t = 0; t < ncurrent; t++)
+		if (ev->codecs[t].id == id)
+			return true;
+	for (int i = 0; i < ev->nprevious; i++)
+		if (ev->previous[i].id == id)
+			return true;
+	return false;
+}
+
+/*
+ * Loads schemas/previous/ as known writers of their fixed ids. Every id,
+ * current or earlier, must be unique: an id names one schema for ever.
+ */
+static int load_previous(struct events *ev, char *errstr, size_t errstr_size)
+{
+	for (int i = 0; events_avsc_previous[i]; i++) {
+		struct foreign *f = &ev->previous[ev->nprevious];
+		char why[256];
+
+		if (ev->nprevious == MAX_PREVIOUS) {
+			snprintf(errstr, errstr_size,
+				 "too many schemas in schemas/previous/");
+			return -1;
+		}
+		if (codec_init(&f->writer, events_avsc_previous[i], why,
+			       sizeof(why))) {
+			codec_free(&f->writer);
+			snprintf(errstr, errstr_size,
+				 "a schema of schemas/previous/ does not "
+				 "parse: %s",
+				 why);
+			return -1;
+		}
+		f->type = type_named(avro_schema_name(f->writer.schema));
+		f->id = declared_id(events_avsc_previous[i]);
+		if (f->type == EVENTS__COUNT || f->id <= 0 ||
+		    id_taken(ev, f->id, EVENTS__COUNT)) {
+			snprintf(errstr, errstr_size,
+				 "schemas/previous/: record %s with id %d is "
+				 "unknown, lacks an id or reuses one",
+				 avro_schema_name(f->writer.schema),
+				 (int)f->id);
+			codec_free(&f->writer);
+			return -1;
+		}
+		f->writer.id = f->id;
+		ev->nprevious++;
+	}
+	return 0;
+}
+
+/* The earlier version of type with the fixed id, or NULL. */
+static const struct codec *previous_writer(const struct events *ev,
+					   enum events_type type, int32_t id)
+{
+	for (int i = 0; i < ev->nprevious; i++)
+		if (ev->previous[i].id == id && ev->previous[i].type == type)
+			return &ev->previous[i].writer;
+	return NULL;
+}
+
 struct events *events_new(const char *registry_url,
 			  const char *const topics[EVENTS__COUNT],
 			  long timeout_ms, char *errstr, size_t errstr_size)
@@ -591,14 +669,19 @@ struct events *events_new(const char *registry_url,
 		}
 		ev->reader_json[t] = json_loads(events_avsc[t], 0, NULL);
 		c->id = declared_id(events_avsc[t]);
-		if (c->id <= 0) {
+		if (c->id <= 0 || id_taken(ev, c->id, t)) {
 			snprintf(errstr, errstr_size,
 				 "schemas/%s.avsc lacks a positive "
-				 "\"otpflow.schema_id\"",
+				 "\"otpflow.schema_id\" of its own",
 				 event_names[t]);
 			goto fail;
 		}
 	}
+	/* With a registry, ids are the registry's: a fixed id of an earlier
+	 * version would name another schema there. */
+	if ((!registry_url || !*registry_url) &&
+	    load_previous(ev, errstr, errstr_size))
+		goto fail;
 	if (registry_url && *registry_url) {
 		ev->registry_url = strdup(registry_url);
 		for (int t = 0; t < EVENTS__COUNT; t++) {
@@ -650,6 +733,8 @@ void events_destroy(struct events *ev)
 		json_decref(ev->reader_json[t]);
 	for (int i = 0; i < ev->nforeign; i++)
 		codec_free(&ev->foreign[i].writer);
+	for (int i = 0; i < ev->nprevious; i++)
+		codec_free(&ev->previous[i].writer);
 	pthread_mutex_destroy(&ev->lock);
 	free(ev->registry_url);
 	free(ev);
@@ -1027,7 +1112,9 @@ int events_decode(struct events *ev, enum events_type type, const void *data,
 	if (id == ev->codecs[type].id)
 		return read_value(&ev->codecs[type], p + FRAME_HEADER,
 				  len - FRAME_HEADER, out, errstr, errstr_size);
-	writer = foreign_writer(ev, type, id, errstr, errstr_size);
+	writer = previous_writer(ev, type, id);
+	if (!writer)
+		writer = foreign_writer(ev, type, id, errstr, errstr_size);
 	if (!writer || read_value(writer, p + FRAME_HEADER, len - FRAME_HEADER,
 				  &raw, errstr, errstr_size))
 		return -1;

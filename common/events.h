@@ -28,6 +28,13 @@ enum events_type {
 /* Schema texts, generated at build time from schemas/ (static storage). */
 extern const char *const events_avsc[EVENTS__COUNT];
 
+/*
+ * Earlier versions of the schemas, from schemas/previous/, NULL-terminated
+ * (static storage). Without a schema registry, records still carrying
+ * their fixed ids are decoded with them and resolved onto today's schema.
+ */
+extern const char *const events_avsc_previous[];
+
 struct events;
 
 /*

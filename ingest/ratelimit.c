@@ -196,6 +196,13 @@ static long long rl_wait(const struct rl_window *w, unsigned burst,
 bool ratelimit_check(struct ratelimit *rl, const char *client, long long now_ms,
 		     unsigned *retry_after_s)
 {
+	return ratelimit_check_rules(rl, client, ~0u, now_ms, retry_after_s);
+}
+
+bool ratelimit_check_rules(struct ratelimit *rl, const char *client,
+			   unsigned rules, long long now_ms,
+			   unsigned *retry_after_s)
+{
 	unsigned char digest[crypto_shorthash_BYTES];
 	long long wait_ms = 0;
 	struct rl_shard *sh;
@@ -219,9 +226,12 @@ bool ratelimit_check(struct ratelimit *rl, const char *client, long long now_ms,
 	for (size_t r = 0; r < rl->nrules; r++) {
 		const struct ratelimit_rule *rule = &rl->rules[r];
 		struct rl_window *w = &e->win[r];
-		long long elapsed = rl_roll(w, rule->interval_ms, now_ms);
-		long long need =
-			rl_wait(w, rule->burst, rule->interval_ms, elapsed);
+		long long elapsed, need;
+
+		if (!(rules & (1u << r)))
+			continue;
+		elapsed = rl_roll(w, rule->interval_ms, now_ms);
+		need = rl_wait(w, rule->burst, rule->interval_ms, elapsed);
 
 		if (need == 0) {
 			if (allowed)

@@ -73,6 +73,16 @@ void ratelimit_free(struct ratelimit *rl);
 bool ratelimit_check(struct ratelimit *rl, const char *client, long long now_ms,
 		     unsigned *retry_after_s);
 
+/*
+ * ratelimit_check against only the rules whose bit (1u << index) is set in
+ * rules, in order; the others neither count nor refuse. Nhost applies a
+ * different set per route (every route: global; SMS routes: SMS; sign-ups:
+ * sign-ups; sign-ins: brute force), all on one client's counters.
+ */
+bool ratelimit_check_rules(struct ratelimit *rl, const char *client,
+			   unsigned rules, long long now_ms,
+			   unsigned *retry_after_s);
+
 /* Number of clients currently held (<= max_clients). Thread-safe. */
 size_t ratelimit_clients(const struct ratelimit *rl);
 

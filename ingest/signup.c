@@ -1,5 +1,6 @@
 /*
- * Sign-up request validation (docs/api.md §1.2 rows 7-13): the JSON parse with
+ * Sign-up and sign-in request validation (docs/api.md §1.2 rows 5-13): the
+ * JSON parse with
  * strict settings (duplicate keys, U+0000, bad UTF-8 and trailing data are
  * refused), Nhost's request schema (SignUpOptions in Nhost's openapi.yaml:
  * additionalProperties false, no field nullable), the phone, display name,
@@ -102,6 +103,8 @@ int signup_policy_init(struct signup_policy *p, const struct cfg *cfg,
 
 	memset(p, 0, sizeof(*p));
 	p->conceal_errors = cfg_bool(cfg, CFG_AUTH_CONCEAL_ERRORS);
+	p->enabled = cfg_bool(cfg, CFG_AUTH_SMS_PASSWORDLESS_ENABLED);
+	p->signup_disabled = cfg_bool(cfg, CFG_AUTH_DISABLE_SIGNUP);
 	p->default_role = dup_value(cfg, CFG_AUTH_USER_DEFAULT_ROLE);
 	p->locale_default = dup_value(cfg, CFG_AUTH_LOCALE_DEFAULT);
 	p->country_prefixes =
@@ -296,7 +299,7 @@ static const struct field *mistyped(json_t *obj, const struct field *fields,
 	return NULL;
 }
 
-/* Row 7 beyond the parse: properties and their types. */
+/* Row 5 beyond the parse: properties and their types. */
 static int check_schema(const struct signup_policy *p, json_t *root,
 			struct signup_error *error)
 {
@@ -536,19 +539,51 @@ static json_t *accepted_record(const char *const fields[][2], size_t n,
 int signup_validate(const struct signup_policy *p, const char *body, size_t len,
 		    json_t **out, struct signup_error *error)
 {
+	return signup_validate_route(p, SIGNUP_ROUTE_SIGNUP, body, len, out,
+				     error);
+}
+
+/* Row 6: displayName, when given; false with *error filled otherwise. */
+static bool display_name_ok(const struct signup_policy *p, json_t *value,
+			    struct signup_error *error)
+{
+	const char *s = json_string_value(value);
+	size_t n = json_string_length(value), chars;
+
+	if (display_name_valid(s, n))
+		return true;
+	if (n == 0)
+		fail_invalid(p, error, "options.displayName must not be empty");
+	else if (utf8_count(s, n, &chars) && chars > DISPLAY_NAME_MAX_CHARS)
+		fail_invalid(p, error,
+			     "options.displayName must be at most 32 "
+			     "characters");
+	else
+		fail_invalid(p, error,
+			     "options.displayName may only hold letters, "
+			     "numbers, symbols, spaces and , . ' -");
+	return false;
+}
+
+int signup_validate_route(const struct signup_policy *p,
+			  enum signup_route route, const char *body, size_t len,
+			  json_t **out, struct signup_error *error)
+{
 	json_t *root = NULL, *roles = NULL, *options, *phone_v, *value;
-	json_t *given_roles, *metadata;
+	json_t *given_roles, *metadata, *display_v, *locale_v;
 	const char *display_name, *locale, *default_role, *redirect_to, *s;
+	const char *as_sent;
 	char phone[PHONE_MAX];
 	char *meta_text = NULL;
 	json_error_t jerr;
-	size_t chars, n, i;
+	size_t chars, i;
 	int ret = -1;
 
 	*out = NULL;
 	memset(error, 0, sizeof(*error));
 
-	/* Row 7: a JSON object, strictly parsed, matching Nhost's schema. */
+	/* Row 5: a JSON object, strictly parsed, matching Nhost's schema,
+	 * with phoneNumber present. */
 	if (len == 0) {
 		fail_invalid(p, error, "request body is empty");
 		goto out;
@@ -571,15 +606,47 @@ int signup_validate(const struct signup_policy *p, const char *body, size_t len,
 	if (check_schema(p, root, error))
 		goto out;
 	options = json_object_get(root, "options");
-
-	/* Row 8: the phone number (docs/api.md §1.3). */
 	phone_v = json_object_get(root, "phoneNumber");
 	if (!phone_v) {
 		fail_invalid(p, error, "phoneNumber is required");
 		goto out;
 	}
-	if (!phone_normalise(json_string_value(phone_v),
-			     json_string_length(phone_v), phone,
+
+	/* Row 6: displayName (absent: the phone number as sent). */
+	display_v = json_object_get(options, "displayName");
+	if (display_v && !display_name_ok(p, display_v, error))
+		goto out;
+
+	/* Row 7: locale length; a disallowed one becomes the default. */
+	locale = p->locale_default;
+	locale_v = json_object_get(options, "locale");
+	if (locale_v) {
+		s = json_string_value(locale_v);
+		if (!utf8_count(s, json_string_length(locale_v), &chars) ||
+		    chars < 2 || chars > 3) {
+			fail_invalid(p, error,
+				     "options.locale must be 2 or 3 "
+				     "characters");
+			goto out;
+		}
+		if (strv_has(p->allowed_locales, s))
+			locale = s;
+	}
+
+	/* Rows 8 and 9: the endpoint's switches, after the body's shape
+	 * (Nhost's handler runs after its schema validation). */
+	if (!p->enabled) {
+		fail(p, error, API_ERR_DISABLED_ENDPOINT, NULL);
+		goto out;
+	}
+	if (route == SIGNUP_ROUTE_SIGNUP && p->signup_disabled) {
+		fail(p, error, API_ERR_SIGNUP_DISABLED, NULL);
+		goto out;
+	}
+
+	/* Row 10: the phone number (docs/api.md §1.3), kept as sent. */
+	as_sent = json_string_value(phone_v);
+	if (!phone_normalise(as_sent, json_string_length(phone_v), phone,
 			     sizeof(phone))) {
 		fail_invalid(p, error,
 			     "phoneNumber is not a phone number (expected "
@@ -592,48 +659,7 @@ int signup_validate(const struct signup_policy *p, const char *body, size_t len,
 			     "not send SMS to");
 		goto out;
 	}
-
-	/* Row 9: displayName, absent means the phone number. */
-	display_name = phone;
-	value = json_object_get(options, "displayName");
-	if (value) {
-		s = json_string_value(value);
-		n = json_string_length(value);
-		if (!display_name_valid(s, n)) {
-			if (n == 0)
-				fail_invalid(p, error,
-					     "options.displayName must not "
-					     "be empty");
-			else if (utf8_count(s, n, &chars) &&
-				 chars > DISPLAY_NAME_MAX_CHARS)
-				fail_invalid(p, error,
-					     "options.displayName must be at "
-					     "most 32 characters");
-			else
-				fail_invalid(p, error,
-					     "options.displayName may only "
-					     "hold letters, numbers, symbols, "
-					     "spaces and , . ' -");
-			goto out;
-		}
-		display_name = s;
-	}
-
-	/* Row 10: locale length; a disallowed one becomes the default. */
-	locale = p->locale_default;
-	value = json_object_get(options, "locale");
-	if (value) {
-		s = json_string_value(value);
-		if (!utf8_count(s, json_string_length(value), &chars) ||
-		    chars < 2 || chars > 3) {
-			fail_invalid(p, error,
-				     "options.locale must be 2 or 3 "
-				     "characters");
-			goto out;
-		}
-		if (strv_has(p->allowed_locales, s))
-			locale = s;
-	}
+	display_name = display_v ? json_string_value(display_v) : as_sent;
 
 	/* Row 11: redirectTo, absent means AUTH_CLIENT_URL. */
 	redirect_to = p->client_url;
@@ -675,14 +701,16 @@ int signup_validate(const struct signup_policy *p, const char *body, size_t len,
 	roles = roles_array(p, given_roles);
 	if (meta_text && roles) {
 		const char *const fields[][2] = {
-			{ "phone_number", phone },
+			{ "phone_number", as_sent },
+			{ "phone_e164", phone },
 			{ "display_name", display_name },
 			{ "locale", locale },
 			{ "default_role", default_role },
 			{ "allowed_roles", NULL },
 			{ "metadata_json", meta_text },
 			{ "redirect_to", redirect_to },
-			{ "kind", "SIGNUP" },
+			{ "kind",
+			  route == SIGNUP_ROUTE_SIGNIN ? "SIGNIN" : "SIGNUP" },
 		};
 		*out = accepted_record(fields, N(fields), roles);
 	}

@@ -20,6 +20,10 @@ enum outcome {
 	OUTCOME_EXISTING, /* phone already registered: no effect */
 	OUTCOME_DROPPED, /* REISSUE refused (verified, disabled, cooldown) */
 	OUTCOME_REISSUED, /* REISSUE: the user got a fresh code */
+	OUTCOME_SIGNIN_CODE, /* SIGNIN: an existing user got a new code */
+	OUTCOME_SIGNIN_THROTTLED, /* SIGNIN: within the cooldown or cap */
+	OUTCOME_SIGNIN_REFUSED, /* SIGNIN: the user is disabled/anonymous */
+	OUTCOME_SIGNIN_NO_USER, /* SIGNIN: unknown number, no auto sign-up */
 };
 
 const char *batch_outcome_name(enum outcome o);
@@ -27,8 +31,15 @@ const char *batch_outcome_name(enum outcome o);
 struct batch_item {
 	json_t *rec; /* owned: the decoded SignupRequested */
 	const char *request_id; /* borrowed from rec */
-	const char *phone; /* borrowed from rec */
+	/* The E.164 form (phone_e164, or the normalised phone_number of a
+	 * version 1 record): Kafka key, SMS destination and key of the
+	 * per-number limits. Borrowed from rec. */
+	const char *phone;
+	/* The number as the client sent it: auth.users.phone_number. */
+	const char *phone_stored;
 	bool reissue;
+	bool signin;
+	bool signup_candidate; /* in this attempt's new-user statement */
 	char traceparent[IDS_TRACEPARENT_SIZE]; /* for the OtpIssued record */
 	char received_at[24]; /* the request's received_at, decimal ms */
 	bool needs_code; /* a candidate for a new code */

@@ -110,6 +110,18 @@ static enum pg_class mark_processed(PGconn *conn, struct batch_item *items,
 	return cls;
 }
 
+/* What the pre-filter concludes for an undecided item whose number is
+ * registered (refused: the user is disabled or anonymous). */
+static void prefilter_registered(struct batch_item *it, bool refused)
+{
+	if (it->outcome != OUTCOME_NONE || it->reissue)
+		return;
+	if (!it->signin)
+		it->outcome = OUTCOME_EXISTING;
+	else if (refused) /* a state that does not change by itself */
+		it->outcome = OUTCOME_SIGNIN_REFUSED;
+}
+
 enum pg_class store_prefilter(PGconn *conn, struct batch_item *items, size_t n,
 			      char *errstr, size_t errstr_size)
 {
@@ -123,18 +135,20 @@ enum pg_class store_prefilter(PGconn *conn, struct batch_item *items, size_t n,
 		return cls;
 	pg_array_init(&phones, ARRAY_MAX);
 	for (size_t i = 0; i < n; i++)
-		pg_array_add(&phones, items[i].phone);
+		pg_array_add(&phones, items[i].phone_stored);
 	params[0] = pg_array_text(&phones);
 	cls = run(conn,
-		  "SELECT phone_number FROM auth.users "
-		  "WHERE phone_number = ANY($1::text[])",
+		  "SELECT phone_number, coalesce(disabled OR is_anonymous, "
+		  "  false)::text "
+		  "FROM auth.users WHERE phone_number = ANY($1::text[])",
 		  1, params, &res, errstr, errstr_size);
 	for (int r = 0; cls == PG_OK && r < PQntuples(res); r++)
 		for (size_t i = 0; i < n; i++)
-			if (items[i].outcome == OUTCOME_NONE &&
-			    !items[i].reissue &&
-			    strcmp(items[i].phone, PQgetvalue(res, r, 0)) == 0)
-				items[i].outcome = OUTCOME_EXISTING;
+			if (strcmp(items[i].phone_stored,
+				   PQgetvalue(res, r, 0)) == 0)
+				prefilter_registered(
+					&items[i], strcmp(PQgetvalue(res, r, 1),
+							  "true") == 0);
 	PQclear(res);
 	pg_array_free(&phones);
 	return cls;
@@ -149,36 +163,49 @@ struct commit_ctx {
 	enum outcome before[]; /* outcomes at entry, restored on rerun */
 };
 
+/*
+ * The per-number limits of a new code for an existing user, as a WHERE
+ * fragment: no code for the E.164 number ($7) in the cooldown ($4) before
+ * the batch's issue time ($6), fewer than $5 in the hour before it.
+ */
+#define LIMITS_SQL                                               \
+	"  AND NOT EXISTS (SELECT 1 FROM otpflow.otp_issuance "  \
+	"    WHERE phone_number = $7 "                           \
+	"      AND issued_at > $6::timestamptz - $4::interval) " \
+	"  AND (SELECT count(*) FROM otpflow.otp_issuance "      \
+	"    WHERE phone_number = $7 AND issued_at > "           \
+	"      $6::timestamptz - interval '1 hour') < $5::int "
+
+/* The text parameters of LIMITS_SQL and the code's expiry ($3). */
+static void limit_params(const struct store_settings *st, char expires[40],
+			 char cooldown[32], char maxh[32], char issued[40])
+{
+	fmt_ts(st->expires_at_ms, expires, 40);
+	fmt_ts(st->issued_at_ms, issued, 40);
+	snprintf(cooldown, 32, "%lld milliseconds", st->cooldown_ms);
+	snprintf(maxh, 32, "%lld", st->max_per_hour);
+}
+
 /* REISSUE: rotate the code of an unverified, enabled user within limits. */
 static enum pg_class reissue(PGconn *conn, struct batch_item *it,
 			     const struct commit_ctx *c, char *errstr,
 			     size_t errstr_size)
 {
 	char expires[40], cooldown[32], maxh[32], issued[40];
-	const char *params[6] = { it->phone, it->job.hash, expires,
-				  cooldown,  maxh,	   issued };
+	const char *params[7] = { it->phone_stored, it->job.hash, expires,
+				  cooldown,	    maxh,	  issued,
+				  it->phone };
 	PGresult *res = NULL;
 	enum pg_class cls;
 
-	fmt_ts(c->st->expires_at_ms, expires, sizeof(expires));
-	fmt_ts(c->st->issued_at_ms, issued, sizeof(issued));
-	snprintf(cooldown, sizeof(cooldown), "%lld milliseconds",
-		 c->st->cooldown_ms);
-	snprintf(maxh, sizeof(maxh), "%lld", c->st->max_per_hour);
+	limit_params(c->st, expires, cooldown, maxh, issued);
 	cls = run(conn,
 		  "UPDATE auth.users SET otp_hash = $2, "
 		  "  otp_hash_expires_at = $3::timestamptz, "
 		  "  otp_method_last_used = 'sms' "
 		  "WHERE phone_number = $1 AND NOT phone_number_verified "
-		  "  AND NOT disabled "
-		  "  AND NOT EXISTS (SELECT 1 FROM otpflow.otp_issuance "
-		  "    WHERE phone_number = $1 "
-		  "      AND issued_at > $6::timestamptz - $4::interval) "
-		  "  AND (SELECT count(*) FROM otpflow.otp_issuance "
-		  "    WHERE phone_number = $1 AND issued_at > "
-		  "      $6::timestamptz - interval '1 hour') < $5::int "
-		  "RETURNING id::text",
-		  6, params, &res, errstr, errstr_size);
+		  "  AND NOT disabled " LIMITS_SQL "RETURNING id::text",
+		  7, params, &res, errstr, errstr_size);
 	if (cls != PG_OK)
 		return cls;
 	if (PQntuples(res) == 1) {
@@ -193,13 +220,108 @@ static enum pg_class reissue(PGconn *conn, struct batch_item *it,
 	return PG_OK;
 }
 
+/*
+ * SIGNIN (docs/api.md §3): an enabled, non-anonymous user, verified or not,
+ * gets a new code within the number's limits; the issuance row is written
+ * by the same statement, so a second sign-in of the number in this batch
+ * sees it. Row 3 of the answer says what happened when nothing was
+ * updated; no row at all: the number is unknown.
+ */
+static const char signin_sql[] =
+	"WITH u AS ("
+	"  UPDATE auth.users SET otp_hash = $2, "
+	"    otp_hash_expires_at = $3::timestamptz, "
+	"    otp_method_last_used = 'sms' "
+	"  WHERE phone_number = $1 AND NOT coalesce(disabled, false) "
+	"    AND NOT coalesce(is_anonymous, false) " LIMITS_SQL
+	"  RETURNING id, locale"
+	"), i AS ("
+	"  INSERT INTO otpflow.otp_issuance (otp_id, user_id, phone_number,"
+	"    request_id, issued_at, expires_at)"
+	"  SELECT $8::uuid, id, $7, $9::uuid, $6::timestamptz, $3::timestamptz"
+	"  FROM u"
+	") "
+	"SELECT id::text, coalesce(locale, ''), 'code' FROM u "
+	"UNION ALL "
+	"SELECT id::text, coalesce(locale, ''),"
+	"  CASE WHEN coalesce(disabled OR is_anonymous, false) THEN 'refused'"
+	"  ELSE 'throttled' END "
+	"FROM auth.users WHERE phone_number = $1 AND NOT EXISTS (SELECT 1 FROM u)";
+
+static enum pg_class signin(PGconn *conn, struct batch_item *it,
+			    const struct commit_ctx *c, char *errstr,
+			    size_t errstr_size)
+{
+	char expires[40], cooldown[32], maxh[32], issued[40];
+	const char *params[9] = {
+		it->phone_stored, it->job.hash, expires,    cooldown,	   maxh,
+		issued,		  it->phone,	it->otp_id, it->request_id
+	};
+	PGresult *res = NULL;
+	const char *what;
+	enum pg_class cls;
+
+	limit_params(c->st, expires, cooldown, maxh, issued);
+	cls = run(conn, signin_sql, 9, params, &res, errstr, errstr_size);
+	if (cls != PG_OK)
+		return cls;
+	if (PQntuples(res) == 0) {
+		/* Unknown number: signed up like a SIGNUP (the new-user
+		 * statement decides, ON CONFLICT included), or nothing. */
+		if (c->st->auto_signup) {
+			ids_uuid_v4(it->user_id);
+			if (c->encode(c->encode_arg, it))
+				it->outcome = OUTCOME_DROPPED;
+		} else {
+			it->outcome = OUTCOME_SIGNIN_NO_USER;
+		}
+		goto out;
+	}
+	what = PQgetvalue(res, 0, 2);
+	if (strcmp(what, "code") != 0) {
+		it->outcome = strcmp(what, "refused") == 0 ?
+				      OUTCOME_SIGNIN_REFUSED :
+				      OUTCOME_SIGNIN_THROTTLED;
+		goto out;
+	}
+	snprintf(it->user_id, sizeof(it->user_id), "%s", PQgetvalue(res, 0, 0));
+	/* The code goes out in the user's stored locale. */
+	if (*PQgetvalue(res, 0, 1))
+		json_object_set_new(it->rec, "locale",
+				    json_string(PQgetvalue(res, 0, 1)));
+	/* An encoding failure rolls the statement back with the batch. */
+	if (c->encode(c->encode_arg, it)) {
+		snprintf(errstr, errstr_size, "cannot encode OtpIssued");
+		cls = PG_FAILED;
+		goto out;
+	}
+	it->outcome = OUTCOME_SIGNIN_CODE;
+out:
+	PQclear(res);
+	return cls;
+}
+
+/*
+ * New users. A number spelled another way is another user (as in Nhost)
+ * but the same E.164 destination: a candidate whose number already got
+ * OTPFLOW_OTP_MAX_PER_HOUR ($19) codes in the hour is capped (no user, no
+ * code, 'dropped'), so spellings cannot multiply the SMS one number gets.
+ * The last column of the answer is each candidate's outcome.
+ */
 static const char create_sql[] =
-	"WITH c AS ("
+	"WITH c0 AS ("
 	"  SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[],"
 	"    $5::text[], $6::text[], $7::jsonb[], $8::text[], $9::uuid[],"
-	"    $10::bytea[], $11::text[], $12::jsonb[])"
+	"    $10::bytea[], $11::text[], $12::jsonb[], $18::text[])"
 	"  AS c(request_id, user_id, phone, display_name, locale, default_role,"
-	"    metadata, otp_hash, otp_id, value, roles, headers)"
+	"    metadata, otp_hash, otp_id, value, roles, headers, e164)"
+	"), c AS ("
+	"  SELECT c0.*, (SELECT count(*) FROM otpflow.otp_issuance n"
+	"    WHERE n.phone_number = c0.e164"
+	"      AND n.issued_at > $17::timestamptz - interval '1 hour') >= $19::int"
+	"    AND NOT EXISTS (SELECT 1 FROM auth.users u"
+	"      WHERE u.phone_number = c0.phone) AS capped"
+	"  FROM c0"
 	"), ins AS ("
 	"  INSERT INTO auth.users (id, phone_number, display_name, locale,"
 	"    default_role, metadata, disabled, avatar_url, otp_hash,"
@@ -207,7 +329,8 @@ static const char create_sql[] =
 	"    email_verified)"
 	"  SELECT user_id, phone, display_name, locale, default_role, metadata,"
 	"    $13::boolean, $14, otp_hash, $15::timestamptz, 'sms', now(), false"
-	"  FROM c ON CONFLICT (phone_number) DO NOTHING RETURNING id"
+	"  FROM c WHERE NOT capped"
+	"  ON CONFLICT (phone_number) DO NOTHING RETURNING id"
 	"), r AS ("
 	"  INSERT INTO auth.user_roles (user_id, role)"
 	"  SELECT c.user_id, role FROM c JOIN ins ON ins.id = c.user_id"
@@ -215,32 +338,52 @@ static const char create_sql[] =
 	"), i AS ("
 	"  INSERT INTO otpflow.otp_issuance (otp_id, user_id, phone_number,"
 	"    request_id, issued_at, expires_at)"
-	"  SELECT c.otp_id, c.user_id, c.phone, c.request_id, $17::timestamptz,"
+	"  SELECT c.otp_id, c.user_id, c.e164, c.request_id, $17::timestamptz,"
 	"    $15::timestamptz FROM c JOIN ins ON ins.id = c.user_id"
 	"), o AS ("
 	"  INSERT INTO otpflow.outbox (topic, key, value, headers, otp_id)"
-	"  SELECT $16, c.phone, c.value, c.headers, c.otp_id"
+	"  SELECT $16, c.e164, c.value, c.headers, c.otp_id"
 	"  FROM c JOIN ins ON ins.id = c.user_id"
+	"), d AS ("
+	"  SELECT c.request_id, CASE WHEN ins.id IS NOT NULL THEN 'created'"
+	"    WHEN c.capped THEN 'dropped' ELSE 'existing' END AS outcome"
+	"  FROM c LEFT JOIN ins ON ins.id = c.user_id"
 	"), p AS ("
 	"  INSERT INTO otpflow.processed_requests (request_id, outcome)"
-	"  SELECT c.request_id,"
-	"    CASE WHEN ins.id IS NULL THEN 'existing' ELSE 'created' END"
-	"  FROM c LEFT JOIN ins ON ins.id = c.user_id"
+	"  SELECT request_id, outcome FROM d"
 	")"
-	"SELECT c.request_id::text FROM c JOIN ins ON ins.id = c.user_id";
+	"SELECT request_id::text, outcome FROM d";
 
-/* New users: one statement for every SIGNUP candidate of the batch. */
+/* Whether an earlier candidate of this statement has its E.164 number
+ * spelled otherwise: one new user's code per number per batch. */
+static bool other_spelling_first(const struct commit_ctx *c, size_t i)
+{
+	const struct batch_item *it = &c->items[i];
+
+	for (size_t j = 0; j < i; j++) {
+		const struct batch_item *prev = &c->items[j];
+
+		if (prev->signup_candidate &&
+		    strcmp(prev->phone, it->phone) == 0 &&
+		    strcmp(prev->phone_stored, it->phone_stored) != 0)
+			return true;
+	}
+	return false;
+}
+
+/* New users: one statement for every candidate of the batch (SIGNUPs, and
+ * SIGNINs of unknown numbers signed up automatically). */
 static enum pg_class create_users(PGconn *conn, const struct commit_ctx *c,
 				  char *errstr, size_t errstr_size)
 {
-	struct pg_array a[12];
-	const char *params[17];
-	char expires[40], issued[40];
+	struct pg_array a[13];
+	const char *params[19];
+	char expires[40], issued[40], maxh[24];
 	PGresult *res = NULL;
 	enum pg_class cls = PG_FAILED;
 	size_t count = 0;
 
-	for (int k = 0; k < 12; k++)
+	for (int k = 0; k < 13; k++)
 		pg_array_init(&a[k], ARRAY_MAX);
 	for (size_t i = 0; i < c->n; i++) {
 		struct batch_item *it = &c->items[i];
@@ -250,8 +393,14 @@ static enum pg_class create_users(PGconn *conn, const struct commit_ctx *c,
 		json_t *role;
 		size_t k;
 
-		if (it->outcome != OUTCOME_NONE || it->reissue)
+		/* Every REISSUE and SIGNIN not signing up is decided. */
+		if (it->outcome != OUTCOME_NONE)
 			continue;
+		if (other_spelling_first(c, i)) {
+			it->outcome = OUTCOME_DROPPED;
+			continue;
+		}
+		it->signup_candidate = true;
 		json_array_foreach(roles, k, role)
 		{
 			size_t len = strlen(roles_csv);
@@ -261,7 +410,7 @@ static enum pg_class create_users(PGconn *conn, const struct commit_ctx *c,
 		headers = headers_json(it);
 		pg_array_add(&a[0], it->request_id);
 		pg_array_add(&a[1], it->user_id);
-		pg_array_add(&a[2], it->phone);
+		pg_array_add(&a[2], it->phone_stored);
 		pg_array_add(&a[3], str(it, "display_name"));
 		pg_array_add(&a[4], str(it, "locale"));
 		pg_array_add(&a[5], str(it, "default_role"));
@@ -271,6 +420,7 @@ static enum pg_class create_users(PGconn *conn, const struct commit_ctx *c,
 		pg_array_add_bytea(&a[9], it->value, it->value_len);
 		pg_array_add(&a[10], roles_csv);
 		pg_array_add(&a[11], headers);
+		pg_array_add(&a[12], it->phone);
 		free(headers);
 		count++;
 	}
@@ -278,7 +428,8 @@ static enum pg_class create_users(PGconn *conn, const struct commit_ctx *c,
 		cls = PG_OK;
 		goto out;
 	}
-	if (!arrays_to_params(a, 12, params, errstr, errstr_size))
+	if (!arrays_to_params(a, 12, params, errstr, errstr_size) ||
+	    !arrays_to_params(&a[12], 1, &params[17], errstr, errstr_size))
 		goto out;
 	fmt_ts(c->st->expires_at_ms, expires, sizeof(expires));
 	fmt_ts(c->st->issued_at_ms, issued, sizeof(issued));
@@ -287,39 +438,50 @@ static enum pg_class create_users(PGconn *conn, const struct commit_ctx *c,
 	params[14] = expires;
 	params[15] = c->st->topic;
 	params[16] = issued;
-	cls = run(conn, create_sql, 17, params, &res, errstr, errstr_size);
+	snprintf(maxh, sizeof(maxh), "%lld", c->st->max_per_hour);
+	params[18] = maxh;
+	cls = run(conn, create_sql, 19, params, &res, errstr, errstr_size);
 	if (cls != PG_OK)
 		goto out;
-	/* Candidates the statement returned are new users; the others found
-	 * their number registered. (A copy of a candidate's request in the
-	 * same batch is OUTCOME_SKIP already, so it is not a candidate.) */
+	/* Every candidate is in the answer with its outcome: created, found
+	 * registered, or capped. (A copy of a candidate's request in the same
+	 * batch is OUTCOME_SKIP already, so it is not a candidate.) */
 	for (size_t i = 0; i < c->n; i++) {
 		struct batch_item *it = &c->items[i];
 
-		if (it->outcome != OUTCOME_NONE || it->reissue)
+		if (!it->signup_candidate)
 			continue;
 		it->outcome = OUTCOME_EXISTING;
-		for (int r = 0; r < PQntuples(res); r++)
-			if (strcmp(it->request_id, PQgetvalue(res, r, 0)) == 0)
+		for (int r = 0; r < PQntuples(res); r++) {
+			const char *o = PQgetvalue(res, r, 1);
+
+			if (strcmp(it->request_id, PQgetvalue(res, r, 0)) != 0)
+				continue;
+			if (strcmp(o, "created") == 0)
 				it->outcome = OUTCOME_CREATED;
+			else if (strcmp(o, "dropped") == 0)
+				it->outcome = OUTCOME_DROPPED;
+		}
 	}
 out:
 	PQclear(res);
-	arrays_free(a, 12);
+	arrays_free(a, 13);
 	return cls;
 }
 
-/* Records every other outcome, and the re-issued codes' rows. */
+/* Records every other outcome, and the outbox rows of re-issued and
+ * signed-in codes (and the issuance rows of the re-issued ones; a
+ * sign-in's was written with its code). */
 static enum pg_class record_rest(PGconn *conn, const struct commit_ctx *c,
 				 char *errstr, size_t errstr_size)
 {
-	struct pg_array a[8];
-	const char *params[11];
+	struct pg_array a[9];
+	const char *params[12];
 	char expires[40], issued[40];
 	enum pg_class cls = PG_FAILED;
 	size_t count = 0;
 
-	for (int k = 0; k < 8; k++)
+	for (int k = 0; k < 9; k++)
 		pg_array_init(&a[k], ARRAY_MAX);
 	for (size_t i = 0; i < c->n; i++) {
 		struct batch_item *it = &c->items[i];
@@ -327,13 +489,13 @@ static enum pg_class record_rest(PGconn *conn, const struct commit_ctx *c,
 
 		/* The new-user statement recorded its candidates, those it
 		 * found registered ('existing') included. */
-		if (it->outcome == OUTCOME_SKIP ||
-		    (!it->reissue && c->before[i] == OUTCOME_NONE))
+		if (it->outcome == OUTCOME_SKIP || it->signup_candidate)
 			continue;
 		pg_array_add(&a[6], it->request_id);
 		pg_array_add(&a[7], batch_outcome_name(it->outcome));
 		count++;
-		if (it->outcome != OUTCOME_REISSUED)
+		if (it->outcome != OUTCOME_REISSUED &&
+		    it->outcome != OUTCOME_SIGNIN_CODE)
 			continue;
 		headers = headers_json(it);
 		pg_array_add(&a[0], it->request_id);
@@ -342,13 +504,16 @@ static enum pg_class record_rest(PGconn *conn, const struct commit_ctx *c,
 		pg_array_add(&a[3], it->otp_id);
 		pg_array_add_bytea(&a[4], it->value, it->value_len);
 		pg_array_add(&a[5], headers);
+		pg_array_add(&a[8], it->outcome == OUTCOME_REISSUED ? "true" :
+								      "false");
 		free(headers);
 	}
 	if (count == 0) {
 		cls = PG_OK;
 		goto out;
 	}
-	if (!arrays_to_params(a, 8, params, errstr, errstr_size))
+	if (!arrays_to_params(a, 8, params, errstr, errstr_size) ||
+	    !arrays_to_params(&a[8], 1, &params[11], errstr, errstr_size))
 		goto out;
 	fmt_ts(c->st->expires_at_ms, expires, sizeof(expires));
 	fmt_ts(c->st->issued_at_ms, issued, sizeof(issued));
@@ -359,22 +524,22 @@ static enum pg_class record_rest(PGconn *conn, const struct commit_ctx *c,
 		conn,
 		"WITH c AS ("
 		"  SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[],"
-		"    $4::uuid[], $5::bytea[], $6::jsonb[])"
-		"  AS c(request_id, user_id, phone, otp_id, value, headers)"
+		"    $4::uuid[], $5::bytea[], $6::jsonb[], $12::boolean[])"
+		"  AS c(request_id, user_id, phone, otp_id, value, headers, issue)"
 		"), i AS ("
 		"  INSERT INTO otpflow.otp_issuance (otp_id, user_id,"
 		"    phone_number, request_id, issued_at, expires_at)"
 		"  SELECT otp_id, user_id, phone, request_id, $9::timestamptz,"
-		"    $10::timestamptz FROM c"
+		"    $10::timestamptz FROM c WHERE issue"
 		"), o AS ("
 		"  INSERT INTO otpflow.outbox (topic, key, value, headers, otp_id)"
 		"  SELECT $11, phone, value, headers, otp_id FROM c"
 		")"
 		"INSERT INTO otpflow.processed_requests (request_id, outcome)"
 		"  SELECT * FROM unnest($7::uuid[], $8::text[])",
-		11, params, NULL, errstr, errstr_size);
+		12, params, NULL, errstr, errstr_size);
 out:
-	arrays_free(a, 8);
+	arrays_free(a, 9);
 	return cls;
 }
 
@@ -385,16 +550,25 @@ static enum pg_class commit_body(PGconn *conn, void *arg, char *errstr,
 	enum pg_class cls;
 
 	/* A rerun starts from the outcomes the pre-filter left. */
-	for (size_t i = 0; i < c->n; i++)
+	for (size_t i = 0; i < c->n; i++) {
 		c->items[i].outcome = c->before[i];
+		c->items[i].signup_candidate = false;
+	}
 	cls = mark_processed(conn, c->items, c->n, errstr, errstr_size);
+	/* Re-issues and sign-ins one by one, in batch order: each sees the
+	 * codes the previous ones issued. */
 	for (size_t i = 0; cls == PG_OK && i < c->n; i++) {
 		struct batch_item *it = &c->items[i];
-		if (it->reissue && it->outcome == OUTCOME_NONE)
-			cls = it->job.ok ?
-				      reissue(conn, it, c, errstr,
-					      errstr_size) :
-				      (it->outcome = OUTCOME_DROPPED, PG_OK);
+
+		if ((!it->reissue && !it->signin) ||
+		    it->outcome != OUTCOME_NONE)
+			continue;
+		if (!it->job.ok)
+			it->outcome = OUTCOME_DROPPED;
+		else if (it->reissue)
+			cls = reissue(conn, it, c, errstr, errstr_size);
+		else
+			cls = signin(conn, it, c, errstr, errstr_size);
 	}
 	if (cls == PG_OK)
 		cls = create_users(conn, c, errstr, errstr_size);

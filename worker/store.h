@@ -1,8 +1,10 @@
 /*
  * The worker's Postgres side: the one transaction per batch that records
  * request ids, creates users with ON CONFLICT (phone_number) DO NOTHING,
- * their roles, the issued codes and the outbox rows; re-issues; and the
- * outbox bookkeeping after publishing.
+ * their roles, the issued codes and the outbox rows; re-issues and
+ * sign-ins (docs/api.md §3); and the outbox bookkeeping after publishing.
+ * Users are found by the number as stored (as the client sent it); the
+ * per-number limits count codes by the E.164 form.
  */
 #ifndef OTPFLOW_WORKER_STORE_H
 #define OTPFLOW_WORKER_STORE_H
@@ -16,23 +18,28 @@
 struct store_settings {
 	const char *topic; /* where the outbox rows go (sms-otp) */
 	bool disabled; /* AUTH_DISABLE_NEW_USERS */
+	/* SIGNIN of an unknown number signs it up: neither
+	 * AUTH_DISABLE_AUTO_SIGNUP nor AUTH_DISABLE_SIGNUP */
+	bool auto_signup;
 	const char *avatar_url; /* '' or the Gravatar URL */
-	long long cooldown_ms; /* OTPFLOW_OTP_COOLDOWN (REISSUE) */
-	long long max_per_hour; /* OTPFLOW_OTP_MAX_PER_HOUR (REISSUE) */
+	long long cooldown_ms; /* OTPFLOW_OTP_COOLDOWN (REISSUE, SIGNIN) */
+	long long max_per_hour; /* OTPFLOW_OTP_MAX_PER_HOUR (REISSUE, SIGNIN) */
 	long long issued_at_ms; /* of this batch's codes */
 	long long expires_at_ms;
 };
 
 /*
- * Encodes the OtpIssued record of a re-issued item once its user_id is
- * known (inside the transaction). Returns 0 or -1.
+ * Encodes the OtpIssued record of a re-issued or signed-in item once its
+ * user_id (and, for a sign-in, the user's stored locale, written into the
+ * item's record) is known, inside the transaction. Returns 0 or -1.
  */
 typedef int (*store_encode_fn)(void *arg, struct batch_item *it);
 
 /*
  * Pre-filter outside any transaction: items already processed become
  * OUTCOME_SKIP, SIGNUP items whose phone is registered OUTCOME_EXISTING,
- * so no code is hashed for them. The transaction re-checks both.
+ * SIGNIN items of a disabled or anonymous user OUTCOME_SIGNIN_REFUSED, so
+ * no code is hashed for them. The transaction re-checks the first.
  */
 enum pg_class store_prefilter(PGconn *conn, struct batch_item *items, size_t n,
 			      char *errstr, size_t errstr_size);

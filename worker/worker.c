@@ -56,10 +56,11 @@
 /* md5("") — Nhost hashes the e-mail, which an SMS sign-up does not have. */
 #define GRAVATAR_EMPTY_MD5 "d41d8cd98f00b204e9800998ecf8427e"
 
-static const char *const outcome_labels[] = { "created",  "existing",
-					      "skip",	  "dropped",
-					      "reissued", "undecodable",
-					      NULL };
+static const char *const outcome_labels[] = {
+	"created",	  "existing",	    "skip",	   "dropped",
+	"reissued",	  "undecodable",    "signin_code", "signin_throttled",
+	"signin_refused", "signin_no_user", NULL
+};
 static const double seconds_buckets[] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
 					  0.5,	 1,    2.5,   5,    10,	 30 };
 
@@ -178,6 +179,27 @@ static int encode_otp(void *arg, struct batch_item *it)
 	return rc;
 }
 
+/*
+ * The E.164 form of a request's number: phone_e164, or for a version 1
+ * record (null there) its phone_number normalised, written back into rec.
+ * NULL when neither is a phone number. Borrowed from rec.
+ */
+static const char *e164_of(json_t *rec)
+{
+	const char *e164 =
+		json_string_value(json_object_get(rec, "phone_e164"));
+	const char *sent =
+		json_string_value(json_object_get(rec, "phone_number"));
+	char phone[PHONE_MAX];
+
+	if (e164)
+		return e164;
+	if (!sent || !phone_normalise(sent, strlen(sent), phone, sizeof(phone)))
+		return NULL;
+	json_object_set_new(rec, "phone_e164", json_string(phone));
+	return json_string_value(json_object_get(rec, "phone_e164"));
+}
+
 /* Decodes one record into an item; false (logged) if undecodable. */
 static bool decode(struct worker *w, const rd_kafka_message_t *rkm,
 		   struct batch_item *it)
@@ -191,13 +213,16 @@ static bool decode(struct worker *w, const rd_kafka_message_t *rkm,
 			  rkm->len, &it->rec, errstr, sizeof(errstr)) == 0) {
 		it->request_id = json_string_value(
 			json_object_get(it->rec, "request_id"));
-		it->phone = json_string_value(
+		it->phone_stored = json_string_value(
 			json_object_get(it->rec, "phone_number"));
+		it->phone = e164_of(it->rec);
 		if (ids_uuid_valid(it->request_id) && it->phone &&
 		    json_is_array(json_object_get(it->rec, "allowed_roles"))) {
-			it->reissue = strcmp(json_string_value(json_object_get(
-						     it->rec, "kind")),
-					     "REISSUE") == 0;
+			const char *kind = json_string_value(
+				json_object_get(it->rec, "kind"));
+
+			it->reissue = strcmp(kind, "REISSUE") == 0;
+			it->signin = strcmp(kind, "SIGNIN") == 0;
 			hdr_str(rkm, HDR_TRACEPARENT, parent, sizeof(parent));
 			ids_traceparent_child(parent, it->traceparent);
 			snprintf(it->received_at, sizeof(it->received_at),
@@ -368,7 +393,8 @@ out:
 
 /* --- One batch --------------------------------------------------------- */
 
-/* Marks duplicates inside the batch: request ids, and phones of SIGNUPs. */
+/* Marks duplicates inside the batch: request ids, and the numbers (as
+ * stored) of SIGNUPs. */
 static void dedup_batch(struct batch_item *items, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -383,7 +409,9 @@ static void dedup_batch(struct batch_item *items, size_t n)
 				break;
 			}
 			if (!items[i].reissue && !items[j].reissue &&
-			    strcmp(items[i].phone, items[j].phone) == 0) {
+			    !items[i].signin && !items[j].signin &&
+			    strcmp(items[i].phone_stored,
+				   items[j].phone_stored) == 0) {
 				items[i].outcome = OUTCOME_EXISTING;
 				break;
 			}
@@ -418,7 +446,7 @@ static bool finish_codes(struct batch *b)
 			continue;
 		it->job = b->jobs[k++];
 		ids_uuid_v4(it->otp_id);
-		if (it->reissue)
+		if (it->reissue || it->signin)
 			continue; /* encoded once the user is known */
 		ids_uuid_v4(it->user_id);
 		if (!it->job.ok || encode_otp(b, it))
@@ -595,9 +623,15 @@ static bool batch_finish(struct batch *b)
 	store_offsets(w, b->msgs, b->n);
 	for (size_t i = 0; i < b->m; i++) {
 		static const size_t label[] = {
-			[OUTCOME_CREATED] = 0,	[OUTCOME_EXISTING] = 1,
-			[OUTCOME_SKIP] = 2,	[OUTCOME_DROPPED] = 3,
+			[OUTCOME_CREATED] = 0,
+			[OUTCOME_EXISTING] = 1,
+			[OUTCOME_SKIP] = 2,
+			[OUTCOME_DROPPED] = 3,
 			[OUTCOME_REISSUED] = 4,
+			[OUTCOME_SIGNIN_CODE] = 6,
+			[OUTCOME_SIGNIN_THROTTLED] = 7,
+			[OUTCOME_SIGNIN_REFUSED] = 8,
+			[OUTCOME_SIGNIN_NO_USER] = 9,
 		};
 		if (b->items[i].outcome != OUTCOME_NONE)
 			metrics_inc(stats.requests, label[b->items[i].outcome],
@@ -686,6 +720,8 @@ int worker_new(const struct cfg *cfg, struct events *ev, void **state,
 		.topic = cfg_str(cfg, CFG_OTPFLOW_TOPIC_SMS_OTP),
 		.disabled = cfg_bool(cfg, CFG_AUTH_DISABLE_NEW_USERS),
 		.avatar_url = w->avatar_url,
+		.auto_signup = !cfg_bool(cfg, CFG_AUTH_DISABLE_AUTO_SIGNUP) &&
+			       !cfg_bool(cfg, CFG_AUTH_DISABLE_SIGNUP),
 		.cooldown_ms = cfg_ms(cfg, CFG_OTPFLOW_OTP_COOLDOWN),
 		.max_per_hour = cfg_int(cfg, CFG_OTPFLOW_OTP_MAX_PER_HOUR),
 	};

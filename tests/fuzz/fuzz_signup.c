@@ -22,6 +22,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	char err[256];
 
 	setenv("AUTH_CLIENT_URL", "https://my-app.com", 1);
+	setenv("AUTH_SMS_PASSWORDLESS_ENABLED", "true", 1);
 	setenv("AUTH_ACCESS_CONTROL_ALLOWED_REDIRECT_URLS",
 	       "https://*.my-app.com/**,myapp://cb", 1);
 	setenv("AUTH_LOCALE_ALLOWED_LOCALES", "en,fr,es", 1);

@@ -85,10 +85,23 @@ def no_sanitizer_reports():
     assert not reports, f"sanitizer reports: {reports}"
 
 
+def wait_for_producer_ids(bootstrap):
+    """Returns once the broker hands idempotent producers their id: one
+    started moments ago answers "coordinator load in progress" for a few
+    seconds, longer than ingest's accept timeout, and the session's first
+    test would get a 503 for it."""
+    from confluent_kafka import Producer
+    producer = Producer({"bootstrap.servers": bootstrap,
+                         "enable.idempotence": True})
+    producer.produce("otpflow-test-warm-up", b"warm-up")
+    assert producer.flush(120) == 0, "the broker never took a record"
+
+
 @pytest.fixture(scope="session")
 def stack():
     database_url = run_script("pg.sh", "start", timeout=120)
     bootstrap = run_script("kafka.sh", "start", timeout=900)
+    wait_for_producer_ids(bootstrap)
     yield Stack(database_url, bootstrap)
     run_script("kafka.sh", "stop", timeout=120)
     run_script("pg.sh", "stop", timeout=120)

@@ -51,8 +51,10 @@ def test_valid_request_is_on_the_topic_with_defaults(stack, topics,
     assert headers["request-id"].decode() == rec["request_id"]
     tp = headers["traceparent"].decode()
     assert tp.startswith(parent[:36]) and tp != parent
-    assert rec["phone_number"] == "+14155550123"
-    assert rec["display_name"] == "+14155550123"
+    # Stored as sent (docs/api.md §1.3); the E.164 form is the key.
+    assert rec["phone_number"] == "+1 (415) 555-0123"
+    assert rec["phone_e164"] == "+14155550123"
+    assert rec["display_name"] == "+1 (415) 555-0123"
     assert rec["locale"] == "en"
     assert rec["default_role"] == "user"
     assert rec["allowed_roles"] == ["me", "user"]
@@ -78,7 +80,9 @@ def test_all_options_are_carried(stack, topics, start_ingest):
     assert resp.status_code == 200, resp.text
     [msg] = published(stack, topics)
     _, rec = avro_decode(msg.value())
-    assert rec["phone_number"] == "+33612345678"
+    assert rec["phone_number"] == "0033612345678"
+    assert rec["phone_e164"] == "+33612345678"
+    assert msg.key() == b"+33612345678"
     assert rec["allowed_roles"] == ["me", "editor"]
     assert rec["default_role"] == "editor"
     assert rec["display_name"] == "Zoë O'Brien-Smith"
@@ -317,6 +321,8 @@ def test_metrics_move_with_traffic(start_ingest):
 
 
 def test_client_ip_from_trusted_proxy_only(stack, topics, start_ingest):
+    """Behind a proxy the client is the right-most X-Forwarded-For entry
+    (the one the proxy added), never the left-most the client wrote."""
     direct = start_ingest()
     proxied = start_ingest(OTPFLOW_TRUST_PROXY="true")
     hop = {**JSON, "X-Forwarded-For": "203.0.113.7, 10.0.0.1"}
@@ -327,5 +333,5 @@ def test_client_ip_from_trusted_proxy_only(stack, topics, start_ingest):
     ips = {avro_decode(m.value())[1]["phone_number"]:
            avro_decode(m.value())[1]["client_ip"]
            for m in published(stack, topics)}
-    assert ips == {"+14155550141": "127.0.0.1", "+14155550142": "203.0.113.7",
+    assert ips == {"+14155550141": "127.0.0.1", "+14155550142": "10.0.0.1",
                    "+14155550143": "127.0.0.1"}

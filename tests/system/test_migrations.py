@@ -186,7 +186,8 @@ def test_migrate_empty_database_creates_nhost_schema(fresh_db, otpflowctl):
         WHERE table_schema = 'otpflow'""")}
     assert tables == OTPFLOW_TABLES
     assert [(v, n) for v, n, _ in applied_migrations(fresh_db)] == [
-        (1, "0001_auth.sql"), (2, "0002_otpflow.sql")]
+        (1, "0001_auth.sql"), (2, "0002_otpflow.sql"),
+        (3, "0003_signin.sql")]
 
 
 def test_migrated_schema_behaves_like_nhost(fresh_db, otpflowctl):
@@ -253,7 +254,8 @@ def test_concurrent_migrate_applies_each_file_once(fresh_db, otpflowctl):
     for proc in procs:
         assert proc.returncode == 0, (proc.stdout, proc.stderr)
     assert [(v, n) for v, n, _ in applied_migrations(fresh_db)] == [
-        (1, "0001_auth.sql"), (2, "0002_otpflow.sql")]
+        (1, "0001_auth.sql"), (2, "0002_otpflow.sql"),
+        (3, "0003_signin.sql")]
     assert columns(fresh_db, "auth", "users") == USERS_COLUMNS
 
 
@@ -287,7 +289,8 @@ def test_migrate_on_existing_nhost_schema(fresh_db, otpflowctl):
     assert columns(fresh_db, "auth", "users") == USERS_COLUMNS
     assert auth_constraints(fresh_db) == AUTH_CONSTRAINTS
     assert [(v, n) for v, n, _ in applied_migrations(fresh_db)] == [
-        (1, "0001_auth.sql"), (2, "0002_otpflow.sql")]
+        (1, "0001_auth.sql"), (2, "0002_otpflow.sql"),
+        (3, "0003_signin.sql")]
 
     migrate(otpflowctl, fresh_db)
     assert catalog(fresh_db, "auth") == nhost_shape

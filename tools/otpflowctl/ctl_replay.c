@@ -10,7 +10,9 @@
  *     request on signup-requests, so the worker issues a fresh code; a
  *     stale code is never re-sent
  *
- * The REISSUE's request_id is derived from the otp_id, so the worker's
+ * The REISSUE names the user by the number as stored (auth.users keeps what
+ * the client sent; the dead letter carries the E.164 destination), looked
+ * up by user_id. Its request_id is derived from the otp_id, so the worker's
  * dedup makes a second replay of the same range a no-op. Every record
  * published carries x-replay-of (the dead letter's coordinates) and
  * x-replay-count.
@@ -93,6 +95,27 @@ static void reissue_request_id(const char *otp_id, char out[IDS_UUID_SIZE])
 		snprintf(hex + 2 * i, 3, "%02x", h[i]);
 	snprintf(out, IDS_UUID_SIZE, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8,
 		 hex + 12, hex + 16, hex + 20);
+}
+
+/*
+ * The number of user_id as auth.users holds it (as the client sent it) into
+ * out. 1 found, 0 no such user, -1 on error (or a number longer than out).
+ */
+static int stored_phone(PGconn *conn, const char *user_id, char *out,
+			size_t out_size)
+{
+	PGresult *res = PQexecParams(conn,
+				     "SELECT phone_number FROM auth.users "
+				     "WHERE id = $1::uuid",
+				     1, NULL, &user_id, NULL, NULL, 0);
+	int rc = pg_classify(conn, res) == PG_OK ? PQntuples(res) > 0 : -1;
+
+	/* Cut, it would name nobody: a failure, never a wrong number. */
+	if (rc == 1 && (size_t)snprintf(out, out_size, "%s",
+					PQgetvalue(res, 0, 0)) >= out_size)
+		rc = -1;
+	PQclear(res);
+	return rc;
 }
 
 /* Whether a query with one text parameter returns a row. -1 on error. */
@@ -241,7 +264,7 @@ static void replay_one(struct replay *r, const rd_kafka_message_t *rkm)
 		if (strcmp(action, "resend") == 0)
 			r->n.resent++;
 	} else {
-		char request_id[IDS_UUID_SIZE];
+		char request_id[IDS_UUID_SIZE], stored[1024];
 
 		reissue_request_id(otp_id, request_id);
 		if (exists(r->pg,
@@ -250,16 +273,22 @@ static void replay_one(struct replay *r, const rd_kafka_message_t *rkm)
 			   request_id) == 1) {
 			r->n.already_reissued++;
 			action = "already reissued";
+		} else if (stored_phone(r->pg,
+					json_string_value(json_object_get(
+						otp, "user_id")),
+					stored, sizeof(stored)) != 1) {
+			r->n.failed++;
+			action = "user not found";
 		} else {
 			action = "reissue";
 			if (!r->o.dry_run) {
 				json_t *req = json_pack(
-					"{s:s,s:I,s:s,s:s,s:O,s:s,s:[],s:s,s:s,"
-					"s:n,s:s,s:s}",
+					"{s:s,s:I,s:s,s:s,s:s,s:O,s:s,s:[],s:s,"
+					"s:s,s:n,s:s,s:s}",
 					"request_id", request_id, "received_at",
 					(json_int_t)clock_wall_ms(),
-					"phone_number", phone, "display_name",
-					phone, "locale",
+					"phone_number", stored, "phone_e164",
+					phone, "display_name", stored, "locale",
 					json_object_get(otp, "locale"),
 					"default_role", "", "allowed_roles",
 					"metadata_json", "null", "redirect_to",

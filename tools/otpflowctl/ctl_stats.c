@@ -5,7 +5,8 @@
  * rows, issued / sent / dead-lettered codes. Then the reconciliation of
  * docs/api.md §5:
  *
- *   accepted = created + existing + dropped + reissued   (+ worker lag)
+ *   accepted = created + existing + dropped + reissued
+ *              + the sign-in outcomes                    (+ worker lag)
  *   issued   = sent + dead-lettered                      (+ in flight)
  *
  * "balanced" when nothing is in flight; otherwise what is outstanding.
@@ -164,9 +165,12 @@ int ctl_stats(int argc, char **argv)
 		{ .var = CFG_OTPFLOW_TOPIC_SMS_SENT },
 		{ .var = CFG_OTPFLOW_TOPIC_DEAD_LETTER },
 	};
-	static const char *const outcomes[] = { "created", "existing",
-						"dropped", "reissued" };
-	long long outcome[4], users, outbox, issued, sent, dead, processed = 0;
+	static const char *const outcomes[] = {
+		"created",	  "existing",	    "dropped",
+		"reissued",	  "signin_code",    "signin_throttled",
+		"signin_refused", "signin_no_user",
+	};
+	long long outcome[8], users, outbox, issued, sent, dead, processed = 0;
 	char errstr[512];
 	rd_kafka_conf_t *conf;
 	rd_kafka_t *rk = NULL;
@@ -180,7 +184,8 @@ int ctl_stats(int argc, char **argv)
 		     "otpflow-sender\ngroups; users, request outcomes, pending "
 		     "outbox rows, issued, sent and\ndead-lettered codes; then "
 		     "the reconciliation\n"
-		     "  accepted = created + existing + dropped + reissued\n"
+		     "  accepted = created + existing + dropped + reissued + "
+		     "sign-in outcomes\n"
 		     "  issued   = sent + dead-lettered\n"
 		     "ending with \"balanced\" or \"not balanced: ...\" (records "
 		     "still in flight).\nCounts of topics assume nothing was "
@@ -225,7 +230,7 @@ int ctl_stats(int argc, char **argv)
 			puts("-");
 		fputs(topics[i].detail, stdout);
 	}
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < 8; i++) {
 		char sql[160];
 		snprintf(sql, sizeof(sql),
 			 "SELECT count(*) FROM otpflow.processed_requests "
@@ -255,6 +260,9 @@ int ctl_stats(int argc, char **argv)
 	printf("\nusers %lld | requests: created %lld, existing %lld, "
 	       "dropped %lld, reissued %lld | outbox pending %lld\n",
 	       users, outcome[0], outcome[1], outcome[2], outcome[3], outbox);
+	printf("sign-ins: new code %lld, throttled %lld, refused %lld, "
+	       "unknown number %lld\n",
+	       outcome[4], outcome[5], outcome[6], outcome[7]);
 	printf("codes issued %lld = sent %lld + dead-lettered %lld + in "
 	       "flight %lld\n",
 	       issued, sent, dead, issued - sent - dead);

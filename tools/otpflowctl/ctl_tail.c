@@ -38,20 +38,32 @@ static int type_of_topic(const struct cfg *cfg, const char *topic)
 	return -1;
 }
 
+/* The mask of a number; one kept as sent is masked in its E.164 form
+ * (one that is not a number at all: every character). */
 static json_t *masked_phone(const char *phone, size_t len, bool unmask)
 {
-	char buf[64], masked[64];
+	char buf[64], e164[PHONE_MAX], masked[64];
 
 	snprintf(buf, sizeof(buf), "%.*s", (int)(len < 63 ? len : 63), phone);
 	if (unmask)
 		return json_stringn(phone, len);
-	phone_mask(buf, masked, sizeof(masked));
+	if (phone_normalise(phone, len, e164, sizeof(e164)))
+		phone_mask(e164, masked, sizeof(masked));
+	else
+		phone_mask(buf, masked, sizeof(masked));
 	return json_string(masked);
 }
 
+static bool is_phone_field(const char *key)
+{
+	return strcmp(key, "phone_number") == 0 ||
+	       strcmp(key, "phone_e164") == 0;
+}
+
 /*
- * Masks phone_number fields wherever they are (OtpIssued nests in DLT),
- * and a display_name that is the phone number (ingest's default).
+ * Masks phone_number and phone_e164 fields wherever they are (OtpIssued
+ * nests in DLT), and a display_name that is the phone number (ingest's
+ * default).
  */
 static void mask_record(json_t *rec)
 {
@@ -69,8 +81,7 @@ static void mask_record(json_t *rec)
 	{
 		if (json_is_object(val))
 			mask_record(val);
-		else if (strcmp(key, "phone_number") == 0 &&
-			 json_is_string(val))
+		else if (is_phone_field(key) && json_is_string(val))
 			json_object_set_new(
 				rec, key,
 				masked_phone(json_string_value(val),
