@@ -1,8 +1,24 @@
-/* Batch items: outcome names (as stored in processed_requests) and cleanup. */
+/*
+ * The batch pipeline: decoding signup-requests records into items,
+ * deduplicating them inside the batch, making their codes (bcrypt on the
+ * hash pool, sealed OtpIssued records), committing them through store.c,
+ * publishing them (outbox.c) and storing the offsets. The order of these
+ * effects, and what a crash between two of them means, is described where
+ * the loop lives (worker.c).
+ */
 #include "batch.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "clock.h"
+#include "daemon.h"
+#include "engine.h"
+#include "headers.h"
+#include "log.h"
+#include "outbox.h"
+#include "phone.h"
 
 const char *batch_outcome_name(enum outcome o)
 {
@@ -20,4 +36,347 @@ void batch_item_clear(struct batch_item *it)
 	free(it->value);
 	explicit_bzero(&it->job, sizeof(it->job));
 	memset(it, 0, sizeof(*it));
+}
+
+/*
+ * A batch of records between the consumer and the stored offsets. It owns
+ * its messages (destroyed with it) and carries its own code timestamps,
+ * since the next batch is prepared while this one commits.
+ */
+struct batch {
+	struct worker *w;
+	rd_kafka_message_t **msgs;
+	size_t n;
+	struct batch_item *items; /* decoded records, packed at the front */
+	size_t m;
+	struct hash_job *jobs; /* one per item needing a code */
+	size_t njobs;
+	struct store_settings settings;
+	int64_t t0; /* monotonic ns */
+};
+
+/* Seals the item's code and encodes its OtpIssued record (arg: batch). */
+static int encode_otp(void *arg, struct batch_item *it)
+{
+	struct batch *b = arg;
+	struct worker *w = b->w;
+	unsigned char sealed[SEAL_SEALED_BYTES];
+	char b64[sodium_base64_ENCODED_LEN(SEAL_SEALED_BYTES,
+					   sodium_base64_VARIANT_ORIGINAL)];
+	char errstr[256];
+	json_t *rec;
+	int rc;
+
+	if (seal_code(&w->keys, it->job.code, sealed))
+		return -1;
+	sodium_bin2base64(b64, sizeof(b64), sealed, sizeof(sealed),
+			  sodium_base64_VARIANT_ORIGINAL);
+	rec = json_pack("{s:s,s:s,s:s,s:s,s:O,s:s,s:I,s:I}", "otp_id",
+			it->otp_id, "request_id", it->request_id, "user_id",
+			it->user_id, "phone_number", it->phone, "locale",
+			json_object_get(it->rec, "locale"), "otp_sealed", b64,
+			"issued_at", (json_int_t)b->settings.issued_at_ms,
+			"expires_at", (json_int_t)b->settings.expires_at_ms);
+	if (!rec)
+		return -1;
+	free(it->value);
+	it->value = NULL;
+	rc = events_encode(w->ev, EVENTS_OTP_ISSUED, rec, &it->value,
+			   &it->value_len, errstr, sizeof(errstr));
+	if (rc)
+		LOG(LOG_ERROR, "cannot encode OtpIssued", "request_id",
+		    it->request_id, "error", errstr);
+	json_decref(rec);
+	return rc;
+}
+
+/* Decodes one record into an item; false (logged) if undecodable. */
+static bool decode(struct worker *w, const rd_kafka_message_t *rkm,
+		   struct batch_item *it)
+{
+	char parent[IDS_TRACEPARENT_SIZE] = "";
+	char errstr[256];
+
+	memset(it, 0, sizeof(*it));
+	if (!rkm->err &&
+	    events_decode(w->ev, EVENTS_SIGNUP_REQUESTED, rkm->payload,
+			  rkm->len, &it->rec, errstr, sizeof(errstr)) == 0) {
+		it->request_id = json_string_value(
+			json_object_get(it->rec, "request_id"));
+		it->phone = json_string_value(
+			json_object_get(it->rec, "phone_number"));
+		if (ids_uuid_valid(it->request_id) && it->phone &&
+		    json_is_array(json_object_get(it->rec, "allowed_roles"))) {
+			it->reissue = strcmp(json_string_value(json_object_get(
+						     it->rec, "kind")),
+					     "REISSUE") == 0;
+			hdr_str(rkm, HDR_TRACEPARENT, parent, sizeof(parent));
+			ids_traceparent_child(parent, it->traceparent);
+			snprintf(it->received_at, sizeof(it->received_at),
+				 "%lld",
+				 (long long)json_integer_value(json_object_get(
+					 it->rec, "received_at")));
+			return true;
+		}
+		snprintf(errstr, sizeof(errstr),
+			 "invalid request_id or fields");
+	} else if (rkm->err) {
+		snprintf(errstr, sizeof(errstr), "%s",
+			 rd_kafka_err2str(rkm->err));
+	}
+	{
+		char where[64];
+		snprintf(where, sizeof(where), "%s/%d/%lld",
+			 rd_kafka_topic_name(rkm->rkt), (int)rkm->partition,
+			 (long long)rkm->offset);
+		LOG(LOG_WARN, "undecodable record skipped", "record", where,
+		    "error", errstr);
+	}
+	metrics_inc(w->stats.requests, WORKER_LABEL_UNDECODABLE, 1);
+	json_decref(it->rec);
+	memset(it, 0, sizeof(*it));
+	return false;
+}
+
+/* Marks duplicates inside the batch: request ids, and phones of SIGNUPs. */
+static void dedup_batch(struct batch_item *items, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (!items[i].rec || items[i].outcome != OUTCOME_NONE)
+			continue;
+		for (size_t j = 0; j < i; j++) {
+			if (!items[j].rec)
+				continue;
+			if (strcmp(items[i].request_id, items[j].request_id) ==
+			    0) {
+				items[i].outcome = OUTCOME_SKIP;
+				break;
+			}
+			if (!items[i].reissue && !items[j].reissue &&
+			    strcmp(items[i].phone, items[j].phone) == 0) {
+				items[i].outcome = OUTCOME_EXISTING;
+				break;
+			}
+		}
+	}
+}
+
+/* Starts hashing codes for every item still undecided (new users and
+ * re-issues); batch_finish_codes collects them. */
+static bool start_codes(struct batch *b)
+{
+	b->jobs = calloc(b->m ? b->m : 1, sizeof(*b->jobs));
+	if (!b->jobs)
+		return false;
+	for (size_t i = 0; i < b->m; i++)
+		if (b->items[i].rec && b->items[i].outcome == OUTCOME_NONE &&
+		    !otp_generate(b->jobs[b->njobs++].code))
+			return false;
+	hashpool_start(b->w->hp, b->jobs, b->njobs);
+	return true;
+}
+
+bool batch_finish_codes(struct batch *b)
+{
+	size_t k = 0;
+
+	hashpool_wait(b->w->hp);
+	for (size_t i = 0; i < b->m; i++) {
+		struct batch_item *it = &b->items[i];
+
+		if (!it->rec || it->outcome != OUTCOME_NONE)
+			continue;
+		it->job = b->jobs[k++];
+		ids_uuid_v4(it->otp_id);
+		if (it->reissue)
+			continue; /* encoded once the user is known */
+		ids_uuid_v4(it->user_id);
+		if (!it->job.ok || encode_otp(b, it))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Commits a batch. Outages are waited out; a batch that fails for good (a
+ * constraint the data breaks, e.g. a role missing from auth.roles) is
+ * committed one request at a time so that only the guilty requests are
+ * dropped — logged, counted and recorded — instead of blocking the
+ * partition forever. False only on a stop signal.
+ */
+static bool commit(struct batch *b, struct batch_item *items, size_t n)
+{
+	struct worker *w = b->w;
+	char errstr[512];
+	enum pg_class cls;
+
+	while ((cls = store_commit(w->pg.conn, items, n, &b->settings,
+				   encode_otp, b, errstr, sizeof(errstr))) !=
+	       PG_OK) {
+		if (cls == PG_FAILED && n > 1)
+			break;
+		if (cls == PG_FAILED) {
+			LOG(LOG_ERROR, "request cannot be stored; dropped",
+			    "request_id", items[0].request_id, "error", errstr);
+			items[0].outcome = OUTCOME_DROPPED;
+			metrics_inc(w->stats.failed, 0, 1);
+			while ((cls = store_record_dropped(
+					w->pg.conn, &items[0], errstr,
+					sizeof(errstr))) != PG_OK)
+				if (!worker_pg_failed(w, cls, "record dropped",
+						      errstr))
+					return false;
+			return true;
+		}
+		if (!worker_pg_failed(w, cls, "commit", errstr))
+			return false;
+	}
+	if (cls == PG_OK)
+		return true;
+	LOG(LOG_WARN, "batch failed; committing its requests one by one",
+	    "error", errstr);
+	for (size_t i = 0; i < n; i++)
+		if (!commit(b, &items[i], 1))
+			return false;
+	return true;
+}
+
+/* Stores offset+1 of the last record of each partition in the batch. */
+static void store_offsets(struct worker *w, rd_kafka_message_t **msgs, size_t n)
+{
+	rd_kafka_topic_partition_list_t *list =
+		rd_kafka_topic_partition_list_new((int)n);
+	rd_kafka_resp_err_t err;
+
+	for (size_t i = 0; i < n; i++) {
+		rd_kafka_topic_partition_t *tp =
+			rd_kafka_topic_partition_list_find(
+				list, rd_kafka_topic_name(msgs[i]->rkt),
+				msgs[i]->partition);
+		if (!tp)
+			tp = rd_kafka_topic_partition_list_add(
+				list, rd_kafka_topic_name(msgs[i]->rkt),
+				msgs[i]->partition);
+		if (msgs[i]->offset + 1 > tp->offset)
+			tp->offset = msgs[i]->offset + 1;
+	}
+	err = rd_kafka_offsets_store(w->consumer, list);
+	if (err)
+		LOG(LOG_WARN, "offsets not stored (partition revoked?)",
+		    "error", rd_kafka_err2name(err));
+	rd_kafka_topic_partition_list_destroy(list);
+}
+
+void batch_free(struct batch *b)
+{
+	if (!b)
+		return;
+	for (size_t i = 0; i < b->m; i++)
+		batch_item_clear(&b->items[i]);
+	free(b->items);
+	if (b->jobs)
+		explicit_bzero(b->jobs, b->njobs * sizeof(*b->jobs));
+	free(b->jobs);
+	for (size_t i = 0; i < b->n; i++)
+		rd_kafka_message_destroy(b->msgs[i]);
+	free(b->msgs);
+	free(b);
+}
+
+struct batch *batch_prepare(struct worker *w, rd_kafka_message_t **msgs,
+			    size_t n)
+{
+	struct batch *b = calloc(1, sizeof(*b));
+	char errstr[512];
+	enum pg_class cls;
+
+	if (!b)
+		goto fail;
+	b->w = w;
+	b->msgs = malloc(n * sizeof(*msgs));
+	b->items = calloc(n, sizeof(*b->items));
+	if (!b->msgs || !b->items)
+		goto fail;
+	memcpy(b->msgs, msgs, n * sizeof(*msgs));
+	b->n = n;
+	n = 0; /* the batch owns the messages now */
+	b->t0 = clock_mono_ns();
+	/* Undecodable records get no item (their offsets are stored all the
+	 * same); the others are packed at the front. */
+	for (size_t i = 0; i < b->n; i++)
+		if (decode(w, b->msgs[i], &b->items[b->m]))
+			b->m++;
+	dedup_batch(b->items, b->m);
+	while ((cls = pg_session_wait(&w->pg) ?
+			      store_prefilter(w->pg.conn, b->items, b->m,
+					      errstr, sizeof(errstr)) :
+			      PG_FAILED) != PG_OK)
+		if (daemon_stopping() ||
+		    !worker_pg_failed(w, cls, "prefilter", errstr))
+			goto fail;
+	b->settings = w->settings;
+	b->settings.issued_at_ms = clock_wall_ms();
+	b->settings.expires_at_ms =
+		b->settings.issued_at_ms + cfg_ms(w->cfg, CFG_OTPFLOW_OTP_TTL);
+	if (!start_codes(b)) {
+		LOG(LOG_ERROR, "cannot make codes");
+		goto fail;
+	}
+	return b;
+fail:
+	for (size_t i = 0; i < n; i++)
+		rd_kafka_message_destroy(msgs[i]);
+	batch_free(b);
+	return NULL;
+}
+
+/* Counts a finished batch's requests by outcome. */
+static void count_outcomes(struct worker *w, const struct batch *b)
+{
+	static const enum worker_label label[] = {
+		[OUTCOME_CREATED] = WORKER_LABEL_CREATED,
+		[OUTCOME_EXISTING] = WORKER_LABEL_EXISTING,
+		[OUTCOME_SKIP] = WORKER_LABEL_SKIP,
+		[OUTCOME_DROPPED] = WORKER_LABEL_DROPPED,
+		[OUTCOME_REISSUED] = WORKER_LABEL_REISSUED,
+	};
+
+	for (size_t i = 0; i < b->m; i++)
+		if (b->items[i].outcome != OUTCOME_NONE)
+			metrics_inc(w->stats.requests,
+				    label[b->items[i].outcome], 1);
+}
+
+bool batch_finish(struct batch *b)
+{
+	struct worker *w = b->w;
+	int64_t t_commit = clock_mono_ns();
+	char errstr[512];
+	enum pg_class cls;
+
+	if (!commit(b, b->items, b->m))
+		return false;
+	metrics_observe(w->stats.commit, clock_seconds_since(t_commit));
+	worker_crash_point(w, "after-commit");
+	if (!outbox_publish(w, b->items, b->m))
+		return false;
+	worker_crash_point(w, "after-publish");
+	while ((cls = store_outbox_delete(w->pg.conn, b->items, b->m, errstr,
+					  sizeof(errstr))) != PG_OK)
+		if (!worker_pg_failed(w, cls, "outbox delete", errstr))
+			return false;
+	if (log_enabled(LOG_DEBUG)) {
+		for (size_t i = 0; i < b->m; i++) {
+			char masked[PHONE_MAX + 8];
+			phone_mask(b->items[i].phone, masked, sizeof(masked));
+			LOG(LOG_DEBUG, "request processed", "request_id",
+			    b->items[i].request_id, "phone", masked, "outcome",
+			    batch_outcome_name(b->items[i].outcome));
+		}
+	}
+	store_offsets(w, b->msgs, b->n);
+	count_outcomes(w, b);
+	metrics_observe(w->stats.batch, clock_seconds_since(b->t0));
+	metrics_inc(w->stats.batches, 0, 1);
+	return true;
 }

@@ -29,6 +29,7 @@
 #include "config.h"
 #include "ctl.h"
 #include "events.h"
+#include "headers.h"
 #include "ids.h"
 #include "kafka.h"
 #include "phone.h"
@@ -98,8 +99,12 @@ static void reissue_request_id(const char *otp_id, char out[IDS_UUID_SIZE])
 /* Whether a query with one text parameter returns a row. -1 on error. */
 static int exists(PGconn *conn, const char *sql, const char *param)
 {
-	PGresult *res = PQexecParams(conn, sql, 1, NULL, &param, NULL, NULL, 0);
-	int rc = pg_classify(conn, res) == PG_OK ? PQntuples(res) > 0 : -1;
+	PGresult *res = NULL;
+	char errstr[256];
+	int rc = pg_exec_params(conn, sql, 1, &param, &res, NULL, errstr,
+				sizeof(errstr)) == PG_OK ?
+			 PQntuples(res) > 0 :
+			 -1;
 
 	PQclear(res);
 	return rc;
@@ -118,25 +123,6 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
 	}
 }
 
-static const char *header(const rd_kafka_message_t *rkm, const char *name,
-			  char *out, size_t size)
-{
-	rd_kafka_headers_t *hdrs = NULL;
-	const void *v = NULL;
-	size_t len = 0;
-
-	out[0] = '\0';
-	if (rd_kafka_message_headers(rkm, &hdrs) ==
-		    RD_KAFKA_RESP_ERR_NO_ERROR &&
-	    rd_kafka_header_get_last(hdrs, name, &v, &len) ==
-		    RD_KAFKA_RESP_ERR_NO_ERROR &&
-	    v && len < size) {
-		memcpy(out, v, len);
-		out[len] = '\0';
-	}
-	return out;
-}
-
 static int publish(struct replay *r, const char *topic, const char *key,
 		   const void *value, size_t len, const char *request_id,
 		   const char *traceparent, const char *replay_of, int count)
@@ -151,10 +137,10 @@ static int publish(struct replay *r, const char *topic, const char *key,
 			RD_KAFKA_V_KEY(key, strlen(key)),
 			RD_KAFKA_V_VALUE((void *)value, len),
 			RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-			RD_KAFKA_V_HEADER("request-id", request_id, -1),
-			RD_KAFKA_V_HEADER("traceparent", traceparent, -1),
-			RD_KAFKA_V_HEADER("x-replay-of", replay_of, -1),
-			RD_KAFKA_V_HEADER("x-replay-count", count_text, -1),
+			RD_KAFKA_V_HEADER(HDR_REQUEST_ID, request_id, -1),
+			RD_KAFKA_V_HEADER(HDR_TRACEPARENT, traceparent, -1),
+			RD_KAFKA_V_HEADER(HDR_REPLAY_OF, replay_of, -1),
+			RD_KAFKA_V_HEADER(HDR_REPLAY_COUNT, count_text, -1),
 			RD_KAFKA_V_END);
 		if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
 			rd_kafka_poll(r->producer, 100);
@@ -206,13 +192,12 @@ static void replay_one(struct replay *r, const rd_kafka_message_t *rkm)
 		goto out;
 	r->n.matched++;
 	phone_mask(phone, masked, sizeof(masked));
-	if (!cfg_parse_int(header(rkm, "x-replay-count", count_in,
-				  sizeof(count_in)),
-			   0, 1000000, &previous))
+	hdr_str(rkm, HDR_REPLAY_COUNT, count_in, sizeof(count_in));
+	if (!cfg_parse_int(count_in, 0, 1000000, &previous))
 		previous = 0;
 	count = (int)previous + 1;
-	ids_traceparent_child(header(rkm, "traceparent", tp_in, sizeof(tp_in)),
-			      tp);
+	hdr_str(rkm, HDR_TRACEPARENT, tp_in, sizeof(tp_in));
+	ids_traceparent_child(tp_in, tp);
 
 	if (exists(r->pg,
 		   "SELECT 1 FROM otpflow.sms_deliveries "
@@ -411,45 +396,37 @@ int ctl_replay(int argc, char **argv)
 	struct cfg cfg;
 	int rc = CTL_FAILED, left;
 
-	if (ctl_wants_help(argc, argv)) {
-		puts("usage: otpflowctl replay [--since T] [--until T] "
-		     "[--reason R] [--phone P]\n"
-		     "                         [--limit N] [--dry-run] "
-		     "[--rate N]\n\n"
-		     "Reads the dead-letter topic (up to its end at start) and, "
-		     "for each record\nthat matches: a code sent since is left "
-		     "alone; a code still valid for at\nleast "
-		     "OTPFLOW_REPLAY_MIN_VALIDITY is published again to "
-		     "sms-otp; an older\none becomes a REISSUE request on "
-		     "signup-requests, so the worker issues a\nfresh code "
-		     "(a stale code is never re-sent). Replaying the same "
-		     "range twice\nsends nothing new. Every record published "
-		     "carries x-replay-of.\n\n"
-		     "  --since/--until T  last attempt after/before T: "
-		     "2026-11-25T18:00:00Z, or\n"
-		     "                     a duration ago such as 2h\n"
-		     "  --reason R         PERMANENT, EXPIRED, RETRIES_EXHAUSTED, "
-		     "CONFIG\n"
-		     "  --phone P          one number\n"
-		     "  --limit N          at most N records\n"
-		     "  --dry-run          print what would happen; publish "
-		     "nothing\n"
-		     "  --rate N           at most N records per second\n\n"
-		     "Prints one line per record and a summary.");
+	if (ctl_help(
+		    argc, argv,
+		    "usage: otpflowctl replay [--since T] [--until T] "
+		    "[--reason R] [--phone P]\n"
+		    "                         [--limit N] [--dry-run] "
+		    "[--rate N]\n\n"
+		    "Reads the dead-letter topic (up to its end at start) and, "
+		    "for each record\nthat matches: a code sent since is left "
+		    "alone; a code still valid for at\nleast "
+		    "OTPFLOW_REPLAY_MIN_VALIDITY is published again to "
+		    "sms-otp; an older\none becomes a REISSUE request on "
+		    "signup-requests, so the worker issues a\nfresh code "
+		    "(a stale code is never re-sent). Replaying the same "
+		    "range twice\nsends nothing new. Every record published "
+		    "carries x-replay-of.\n\n"
+		    "  --since/--until T  last attempt after/before T: "
+		    "2026-11-25T18:00:00Z, or\n"
+		    "                     a duration ago such as 2h\n"
+		    "  --reason R         PERMANENT, EXPIRED, RETRIES_EXHAUSTED, "
+		    "CONFIG\n"
+		    "  --phone P          one number\n"
+		    "  --limit N          at most N records\n"
+		    "  --dry-run          print what would happen; publish "
+		    "nothing\n"
+		    "  --rate N           at most N records per second\n\n"
+		    "Prints one line per record and a summary."))
 		return CTL_OK;
-	}
 	if (parse_args(argc, argv, &r.o))
 		return CTL_USAGE;
-	cfg_load(&cfg, CFG_CTL);
-	if (!cfg_str(&cfg, CFG_OTPFLOW_DATABASE_URL))
-		cfg_error(&cfg, "OTPFLOW_DATABASE_URL is required by "
-				"'otpflowctl replay'");
-	if (cfg.nerrors) {
-		fprintf(stderr, "otpflowctl replay: invalid configuration:\n%s",
-			cfg.errors);
-		cfg_free(&cfg);
+	if (ctl_config_load(&cfg, "replay", true))
 		return CTL_USAGE;
-	}
 	signals_install();
 	r.cfg = &cfg;
 	topic = cfg_str(&cfg, CFG_OTPFLOW_TOPIC_DEAD_LETTER);

@@ -142,13 +142,13 @@ out:
 static long long count(PGconn *conn, const char *sql, char *errstr,
 		       size_t errstr_size)
 {
-	PGresult *res = PQexec(conn, sql);
+	PGresult *res = NULL;
 	long long n = -1;
 
-	if (pg_classify(conn, res) == PG_OK && PQntuples(res) == 1)
+	if (pg_exec_params(conn, sql, 0, NULL, &res, NULL, errstr,
+			   errstr_size) == PG_OK &&
+	    PQntuples(res) == 1)
 		n = atoll(PQgetvalue(res, 0, 0));
-	else
-		snprintf(errstr, errstr_size, "%s", PQerrorMessage(conn));
 	PQclear(res);
 	return n;
 }
@@ -174,8 +174,8 @@ int ctl_stats(int argc, char **argv)
 	struct cfg cfg;
 	int rc = CTL_FAILED;
 
-	if (ctl_wants_help(argc, argv)) {
-		puts("usage: otpflowctl stats\n\n"
+	if (ctl_help(argc, argv,
+		     "usage: otpflowctl stats\n\n"
 		     "Records per topic and the lag of the otpflow-worker and "
 		     "otpflow-sender\ngroups; users, request outcomes, pending "
 		     "outbox rows, issued, sent and\ndead-lettered codes; then "
@@ -184,24 +184,11 @@ int ctl_stats(int argc, char **argv)
 		     "  issued   = sent + dead-lettered\n"
 		     "ending with \"balanced\" or \"not balanced: ...\" (records "
 		     "still in flight).\nCounts of topics assume nothing was "
-		     "deleted by retention yet.");
+		     "deleted by retention yet."))
 		return CTL_OK;
-	}
-	if (argc > 0) {
-		fprintf(stderr, "otpflowctl stats: unexpected argument %s\n",
-			argv[0]);
+	if (ctl_no_args("stats", argc, argv) ||
+	    ctl_config_load(&cfg, "stats", true))
 		return CTL_USAGE;
-	}
-	cfg_load(&cfg, CFG_CTL);
-	if (!cfg_str(&cfg, CFG_OTPFLOW_DATABASE_URL))
-		cfg_error(&cfg, "OTPFLOW_DATABASE_URL is required by "
-				"'otpflowctl stats'");
-	if (cfg.nerrors) {
-		fprintf(stderr, "otpflowctl stats: invalid configuration:\n%s",
-			cfg.errors);
-		cfg_free(&cfg);
-		return CTL_USAGE;
-	}
 	/* A consumer handle: its metadata requests never auto-create topics. */
 	conf = kafka_conf_new(&cfg, NULL, errstr, sizeof(errstr));
 	if (conf && !(rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr,

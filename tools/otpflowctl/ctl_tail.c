@@ -153,18 +153,18 @@ int ctl_tail(int argc, char **argv)
 	struct cfg cfg;
 	int type, rc = CTL_FAILED, eof_left = 0;
 
-	if (ctl_wants_help(argc, argv)) {
-		puts("usage: otpflowctl tail TOPIC [--from-beginning] [--count N] "
-		     "[--no-follow] [--unmask]\n\n"
-		     "Prints the records of an otpflow topic as JSON lines: "
-		     "topic, partition,\noffset, timestamp, key, headers and the "
-		     "decoded record. Starts at the end\n(new records only) "
-		     "unless --from-beginning; follows until Ctrl-C unless\n"
-		     "--no-follow (stop at the end) or --count N (stop after N "
-		     "records).\nPhone numbers are masked (+1415*****23) unless "
-		     "--unmask.");
+	if (ctl_help(
+		    argc, argv,
+		    "usage: otpflowctl tail TOPIC [--from-beginning] [--count N] "
+		    "[--no-follow] [--unmask]\n\n"
+		    "Prints the records of an otpflow topic as JSON lines: "
+		    "topic, partition,\noffset, timestamp, key, headers and the "
+		    "decoded record. Starts at the end\n(new records only) "
+		    "unless --from-beginning; follows until Ctrl-C unless\n"
+		    "--no-follow (stop at the end) or --count N (stop after N "
+		    "records).\nPhone numbers are masked (+1415*****23) unless "
+		    "--unmask."))
 		return CTL_OK;
-	}
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--from-beginning") == 0)
 			from_beginning = true;
@@ -189,12 +189,8 @@ int ctl_tail(int argc, char **argv)
 				"--count must be positive (try --help)\n");
 		return CTL_USAGE;
 	}
-	if (cfg_load(&cfg, CFG_CTL)) {
-		fprintf(stderr, "otpflowctl tail: invalid configuration:\n%s",
-			cfg.errors);
-		cfg_free(&cfg);
+	if (ctl_config_load(&cfg, "tail", false))
 		return CTL_USAGE;
-	}
 	signals_install();
 	type = type_of_topic(&cfg, topic);
 	ev = events_from_config(&cfg, errstr, sizeof(errstr));

@@ -121,17 +121,16 @@ int ctl_topics(int argc, char **argv)
 	struct cfg cfg;
 	int rc = CTL_FAILED;
 
-	if (ctl_wants_help(argc, argv)) {
-		puts("usage: otpflowctl topics [--partitions N] [--replication "
+	if (ctl_help(argc, argv,
+		     "usage: otpflowctl topics [--partitions N] [--replication "
 		     "N] [--retention-ms MS]\n\n"
 		     "Creates the otpflow topics (names from OTPFLOW_TOPIC_*) "
 		     "that do not exist\nyet, then lists all five with their "
 		     "partition counts. Existing topics are\nleft as they are. "
 		     "Defaults: 6 partitions, the broker's replication\n"
 		     "factor and retention. Partitions bound how many workers "
-		     "and senders can\nshare the load.");
+		     "and senders can\nshare the load."))
 		return CTL_OK;
-	}
 	for (int i = 0; i < argc; i++) {
 		const char *val = i + 1 < argc ? argv[i + 1] : NULL;
 		if (strcmp(argv[i], "--partitions") == 0 && val) {
@@ -156,12 +155,8 @@ int ctl_topics(int argc, char **argv)
 				"1..10000 and --replication positive\n");
 		return CTL_USAGE;
 	}
-	if (cfg_load(&cfg, CFG_CTL)) {
-		fprintf(stderr, "otpflowctl topics: invalid configuration:\n%s",
-			cfg.errors);
-		cfg_free(&cfg);
+	if (ctl_config_load(&cfg, "topics", false))
 		return CTL_USAGE;
-	}
 	{
 		rd_kafka_conf_t *conf =
 			kafka_conf_new(&cfg, NULL, errstr, sizeof(errstr));
