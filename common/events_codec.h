@@ -23,7 +23,9 @@
 #include "events.h"
 
 #define EVENTS_FRAME_HEADER 5 /* 0x00 + 4-byte big-endian schema id */
-#define EVENTS_MAX_WRITERS 32 /* writer schemas of other versions cached */
+#define EVENTS_MAX_WRITERS \
+	32 /* writer schemas of other versions cached;
+			       * the least recently used one is evicted */
 
 /* A parsed schema, its avro-c value class (for reading) and its id. */
 struct events_codec {
@@ -37,6 +39,7 @@ struct events_writer {
 	int32_t id;
 	enum events_type type;
 	struct events_codec codec;
+	uint64_t used; /* ev->clock at the last use */
 };
 
 struct events {
@@ -44,9 +47,10 @@ struct events {
 	json_t *reader_json[EVENTS__COUNT]; /* parsed schemas, for resolution */
 	char *registry_url;
 	long timeout_ms;
-	pthread_mutex_t lock; /* guards writers[] */
+	pthread_mutex_t lock; /* guards writers[] and clock */
 	struct events_writer writers[EVENTS_MAX_WRITERS];
 	int nwriters;
+	uint64_t clock; /* ticks at every use of a cached writer */
 };
 
 /* Parses a schema into c; -1 with errstr. The caller frees c either way. */
@@ -95,7 +99,8 @@ json_t *events_resolve(const json_t *type, json_t *value, const char *path,
 /*
  * Decodes the unframed Avro data of a record written with writer schema id
  * (not ours) into the reader shape of type, fetching the writer schema from
- * the registry if needed. Same results as events_decode.
+ * the registry if needed. Same results as events_decode (EVENTS_RETRY_LATER
+ * included).
  */
 int events_decode_foreign(struct events *ev, enum events_type type, int32_t id,
 			  const void *data, size_t len, json_t **out,

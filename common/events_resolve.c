@@ -120,60 +120,111 @@ json_t *events_resolve(const json_t *type, json_t *value, const char *path,
 	return json_incref(value);
 }
 
-/* Finds or fetches the writer schema of a foreign id; NULL if none. */
-static const struct events_codec *foreign_writer(struct events *ev,
-						 enum events_type type,
-						 int32_t id, char *errstr,
-						 size_t errstr_size)
+/* A counted reference to a cached codec (released with events_codec_free). */
+static void codec_ref(struct events_codec *out, const struct events_codec *c)
 {
-	const struct events_codec *found = NULL;
+	*out = *c;
+	avro_schema_incref(out->schema);
+	avro_value_iface_incref(out->iface);
+}
+
+/* Caches writer (taken over) for (id, type), evicting the least recently
+ * used entry when full; *out gets a reference. Called locked. */
+static void cache_put(struct events *ev, enum events_type type, int32_t id,
+		      struct events_codec *writer, struct events_codec *out)
+{
+	struct events_writer *slot = NULL;
+
+	for (int i = 0; i < ev->nwriters && !slot; i++)
+		if (ev->writers[i].id == id && ev->writers[i].type == type)
+			slot = &ev->writers[i]; /* another thread was first */
+	if (slot) {
+		events_codec_free(writer);
+	} else {
+		if (ev->nwriters < EVENTS_MAX_WRITERS) {
+			slot = &ev->writers[ev->nwriters++];
+		} else {
+			slot = &ev->writers[0];
+			for (int i = 1; i < ev->nwriters; i++)
+				if (ev->writers[i].used < slot->used)
+					slot = &ev->writers[i];
+			/* Readers of the evicted codec hold references. */
+			events_codec_free(&slot->codec);
+		}
+		*slot = (struct events_writer){ id, type, *writer, 0 };
+	}
+	memset(writer, 0, sizeof(*writer));
+	slot->used = ++ev->clock;
+	codec_ref(out, &slot->codec);
+}
+
+/*
+ * The writer schema of a foreign id, from the cache or fetched from the
+ * registry (outside the lock: a slow registry does not stall the decoding
+ * of cached versions). 0 with *out a reference the caller frees with
+ * events_codec_free; -1 when the id cannot be decoded at all (no registry,
+ * unknown to it, not a schema); EVENTS_RETRY_LATER when the registry
+ * cannot answer now.
+ */
+static int writer_get(struct events *ev, enum events_type type, int32_t id,
+		      struct events_codec *out, char *errstr,
+		      size_t errstr_size)
+{
 	struct events_codec writer = { 0 };
 	char *text = NULL;
+	int rc;
 
 	pthread_mutex_lock(&ev->lock);
 	for (int i = 0; i < ev->nwriters; i++) {
 		if (ev->writers[i].id == id && ev->writers[i].type == type) {
-			found = &ev->writers[i].codec;
-			goto out;
+			ev->writers[i].used = ++ev->clock;
+			codec_ref(out, &ev->writers[i].codec);
+			pthread_mutex_unlock(&ev->lock);
+			return 0;
 		}
 	}
+	pthread_mutex_unlock(&ev->lock);
 	if (!ev->registry_url) {
 		snprintf(errstr, errstr_size,
 			 "unknown schema id %d (no schema registry configured)",
 			 (int)id);
-		goto out;
+		return -1;
 	}
-	if (ev->nwriters == EVENTS_MAX_WRITERS) {
-		snprintf(errstr, errstr_size, "too many schema versions");
-		goto out;
-	}
-	if (registry_fetch(ev->registry_url, id, ev->timeout_ms, &text, errstr,
-			   errstr_size) ||
+	rc = registry_fetch(ev->registry_url, id, ev->timeout_ms, &text, errstr,
+			    errstr_size);
+	if (rc == REGISTRY_RETRY_LATER)
+		return EVENTS_RETRY_LATER;
+	if (rc != REGISTRY_OK ||
 	    events_codec_init(&writer, text, errstr, errstr_size)) {
 		events_codec_free(&writer);
-		goto out;
+		free(text);
+		return -1;
 	}
-	ev->writers[ev->nwriters] = (struct events_writer){ id, type, writer };
-	found = &ev->writers[ev->nwriters++].codec;
-out:
-	pthread_mutex_unlock(&ev->lock);
 	free(text);
-	return found;
+	pthread_mutex_lock(&ev->lock);
+	cache_put(ev, type, id, &writer, out);
+	pthread_mutex_unlock(&ev->lock);
+	return 0;
 }
 
 int events_decode_foreign(struct events *ev, enum events_type type, int32_t id,
 			  const void *data, size_t len, json_t **out,
 			  char *errstr, size_t errstr_size)
 {
-	const struct events_codec *writer;
+	struct events_codec writer = { 0 };
 	json_t *raw = NULL;
+	int rc = writer_get(ev, type, id, &writer, errstr, errstr_size);
 
-	writer = foreign_writer(ev, type, id, errstr, errstr_size);
-	if (!writer ||
-	    events_read(writer, data, len, &raw, errstr, errstr_size))
-		return -1;
+	if (rc)
+		return rc;
+	rc = -1;
+	if (events_read(&writer, data, len, &raw, errstr, errstr_size))
+		goto out;
 	*out = events_resolve(ev->reader_json[type], raw, events_name(type),
 			      errstr, errstr_size);
+	rc = *out ? 0 : -1;
+out:
 	json_decref(raw);
-	return *out ? 0 : -1;
+	events_codec_free(&writer);
+	return rc;
 }
