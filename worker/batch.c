@@ -198,11 +198,13 @@ bool batch_finish_codes(struct batch *b)
 }
 
 /*
- * Commits a batch. Outages are waited out; a batch that fails for good (a
- * constraint the data breaks, e.g. a role missing from auth.roles) is
- * committed one request at a time so that only the guilty requests are
- * dropped — logged, counted and recorded — instead of blocking the
- * partition forever. False only on a stop signal.
+ * Commits a batch. Only a data error (PG_DATA: SQLSTATE class 22 or 23, a
+ * constraint the data breaks, e.g. a role missing from auth.roles) can be
+ * a request's fault: such a batch is committed one request at a time so
+ * that only the guilty requests are dropped — logged, counted and recorded
+ * — instead of blocking the partition forever. Every other failure
+ * (outages, timeouts, a read-only server, ...) is waited out. False only
+ * on a stop signal.
  */
 static bool commit(struct batch *b, struct batch_item *items, size_t n)
 {
@@ -213,9 +215,9 @@ static bool commit(struct batch *b, struct batch_item *items, size_t n)
 	while ((cls = store_commit(w->pg.conn, items, n, &b->settings,
 				   encode_otp, b, errstr, sizeof(errstr))) !=
 	       PG_OK) {
-		if (cls == PG_FAILED && n > 1)
+		if (cls == PG_DATA && n > 1)
 			break;
-		if (cls == PG_FAILED) {
+		if (cls == PG_DATA) {
 			LOG(LOG_ERROR, "request cannot be stored; dropped",
 			    "request_id", items[0].request_id, "error", errstr);
 			items[0].outcome = OUTCOME_DROPPED;
@@ -231,8 +233,10 @@ static bool commit(struct batch *b, struct batch_item *items, size_t n)
 		if (!worker_pg_failed(w, cls, "commit", errstr))
 			return false;
 	}
-	if (cls == PG_OK)
+	if (cls == PG_OK) {
+		pg_session_succeeded(&w->pg);
 		return true;
+	}
 	LOG(LOG_WARN, "batch failed; committing its requests one by one",
 	    "error", errstr);
 	for (size_t i = 0; i < n; i++)
@@ -310,10 +314,11 @@ struct batch *batch_prepare(struct worker *w, rd_kafka_message_t **msgs,
 	while ((cls = pg_session_wait(&w->pg) ?
 			      store_prefilter(w->pg.conn, b->items, b->m,
 					      errstr, sizeof(errstr)) :
-			      PG_FAILED) != PG_OK)
+			      PG_RETRY_CONN) != PG_OK)
 		if (daemon_stopping() ||
 		    !worker_pg_failed(w, cls, "prefilter", errstr))
 			goto fail;
+	pg_session_succeeded(&w->pg);
 	b->settings = w->settings;
 	b->settings.issued_at_ms = clock_wall_ms();
 	b->settings.expires_at_ms =

@@ -237,7 +237,7 @@ static enum pg_class create_users(PGconn *conn, const struct commit_ctx *c,
 	const char *params[17];
 	char expires[40], issued[40];
 	PGresult *res = NULL;
-	enum pg_class cls = PG_FAILED;
+	enum pg_class cls = PG_RETRY_LATER;
 	size_t count = 0;
 
 	for (int k = 0; k < 12; k++)
@@ -316,7 +316,7 @@ static enum pg_class record_rest(PGconn *conn, const struct commit_ctx *c,
 	struct pg_array a[8];
 	const char *params[11];
 	char expires[40], issued[40];
-	enum pg_class cls = PG_FAILED;
+	enum pg_class cls = PG_RETRY_LATER;
 	size_t count = 0;
 
 	for (int k = 0; k < 8; k++)
@@ -413,7 +413,7 @@ enum pg_class store_commit(PGconn *conn, struct batch_item *items, size_t n,
 
 	if (!c) {
 		snprintf(errstr, errstr_size, "out of memory");
-		return PG_FAILED;
+		return PG_RETRY_LATER;
 	}
 	*c = (struct commit_ctx){ items, n, st, encode, encode_arg };
 	for (size_t i = 0; i < n; i++)
@@ -503,7 +503,7 @@ enum pg_class store_outbox_load(PGconn *conn, struct batch_item *items,
 		if (!it->value || !it->rec) {
 			snprintf(errstr, errstr_size, "out of memory");
 			PQclear(res);
-			return PG_FAILED;
+			return PG_RETRY_LATER;
 		}
 		memcpy(it->value, PQgetvalue(res, r, 1), len);
 		it->value_len = len;

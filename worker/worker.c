@@ -45,7 +45,6 @@
 
 #define GROUP "otpflow-worker"
 #define OUTBOX_SWEEP_MS 30000 /* age and period of the outbox sweep */
-#define BACKOFF_MAX_MS 2000
 #define CLOSE_TIMEOUT_MS 5000 /* consumer close, producer flush */
 /* md5("") — Nhost hashes the e-mail, which an SMS sign-up does not have. */
 #define GRAVATAR_EMPTY_MD5 "d41d8cd98f00b204e9800998ecf8427e"
@@ -74,8 +73,6 @@ bool worker_pg_failed(struct worker *w, enum pg_class cls, const char *what,
 		      const char *errstr)
 {
 	pg_session_failed(&w->pg, cls, what, errstr);
-	if (cls == PG_FAILED)
-		clock_sleep_ms(BACKOFF_MAX_MS);
 	return pg_session_wait(&w->pg);
 }
 
