@@ -44,6 +44,10 @@
 	  "Topic of SmsSent events (sender -> observers).")                    \
 	X(OTPFLOW_TOPIC_DEAD_LETTER, STR, "cannot-send-sms", CFG_TOPICS, 0, 0,   \
 	  "Dead-letter topic of SmsDeadLetter events (sender -> operators).")  \
+	X(OTPFLOW_TOPIC_SIGNUP_DEAD_LETTER, STR, "signup-requests-dlt",        \
+	  CFG_TOPICS, 0, 0,                                                    \
+	  "Dead-letter topic of SignupDeadLetter events: requests the worker " \
+	  "could not store or decode (worker -> operators, replay).")          \
 	X(OTPFLOW_SCHEMA_REGISTRY_URL, STR, "", CFG_ALL, 0, 0,                 \
 	  "Confluent-compatible schema registry. Empty: use the fixed schema " \
 	  "ids declared in schemas/.")                                         \

@@ -15,9 +15,10 @@
 #include "events_codec.h"
 #include "registry.h"
 
-static const char *const event_names[EVENTS__COUNT] = { "SignupRequested",
-							"OtpIssued", "SmsSent",
-							"SmsDeadLetter" };
+static const char *const event_names[EVENTS__COUNT] = {
+	"SignupRequested", "OtpIssued",	       "SmsSent",
+	"SmsDeadLetter",   "SignupDeadLetter",
+};
 
 const char *events_name(enum events_type type)
 {
@@ -136,6 +137,8 @@ struct events *events_from_config(const struct cfg *cfg, char *errstr,
 		[EVENTS_SMS_SENT] = cfg_str(cfg, CFG_OTPFLOW_TOPIC_SMS_SENT),
 		[EVENTS_SMS_DEAD_LETTER] =
 			cfg_str(cfg, CFG_OTPFLOW_TOPIC_DEAD_LETTER),
+		[EVENTS_SIGNUP_DEAD_LETTER] =
+			cfg_str(cfg, CFG_OTPFLOW_TOPIC_SIGNUP_DEAD_LETTER),
 	};
 
 	return events_new(cfg_str(cfg, CFG_OTPFLOW_SCHEMA_REGISTRY_URL), topics,

@@ -31,6 +31,8 @@ static int type_of_topic(const struct cfg *cfg, const char *topic)
 		{ CFG_OTPFLOW_TOPIC_SMS_OTP_RETRY, EVENTS_OTP_ISSUED },
 		{ CFG_OTPFLOW_TOPIC_SMS_SENT, EVENTS_SMS_SENT },
 		{ CFG_OTPFLOW_TOPIC_DEAD_LETTER, EVENTS_SMS_DEAD_LETTER },
+		{ CFG_OTPFLOW_TOPIC_SIGNUP_DEAD_LETTER,
+		  EVENTS_SIGNUP_DEAD_LETTER },
 	};
 	for (size_t i = 0; i < sizeof(map) / sizeof(*map); i++)
 		if (strcmp(cfg_str(cfg, map[i].var), topic) == 0)

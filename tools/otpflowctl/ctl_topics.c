@@ -1,7 +1,7 @@
 /*
  * otpflowctl topics: creates otpflow's topics that do not exist yet (with
  * the given partition count, replication factor and retention) through the
- * Kafka Admin API, then lists all five with their partition counts.
+ * Kafka Admin API, then lists all six with their partition counts.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,13 +11,13 @@
 #include "ctl.h"
 #include "kafka.h"
 
-#define NTOPICS 5
+#define NTOPICS 6
 #define ADMIN_TIMEOUT_MS 30000
 
 static const enum cfg_id topic_vars[NTOPICS] = {
 	CFG_OTPFLOW_TOPIC_SIGNUP_REQUESTS, CFG_OTPFLOW_TOPIC_SMS_OTP,
-	CFG_OTPFLOW_TOPIC_SMS_OTP_RETRY, CFG_OTPFLOW_TOPIC_SMS_SENT,
-	CFG_OTPFLOW_TOPIC_DEAD_LETTER
+	CFG_OTPFLOW_TOPIC_SMS_OTP_RETRY,   CFG_OTPFLOW_TOPIC_SMS_SENT,
+	CFG_OTPFLOW_TOPIC_DEAD_LETTER,	   CFG_OTPFLOW_TOPIC_SIGNUP_DEAD_LETTER
 };
 
 /* Partition count of a topic in md, or -1 if absent. */
@@ -125,7 +125,7 @@ int ctl_topics(int argc, char **argv)
 		     "usage: otpflowctl topics [--partitions N] [--replication "
 		     "N] [--retention-ms MS]\n\n"
 		     "Creates the otpflow topics (names from OTPFLOW_TOPIC_*) "
-		     "that do not exist\nyet, then lists all five with their "
+		     "that do not exist\nyet, then lists all six with their "
 		     "partition counts. Existing topics are\nleft as they are. "
 		     "Defaults: 6 partitions, the broker's replication\n"
 		     "factor and retention. Partitions bound how many workers "
