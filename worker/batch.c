@@ -1,10 +1,11 @@
 /*
  * The batch pipeline: decoding signup-requests records into items,
  * deduplicating them inside the batch, making their codes (bcrypt on the
- * hash pool, sealed OtpIssued records), committing them through store.c,
- * publishing them (outbox.c) and storing the offsets. The order of these
- * effects, and what a crash between two of them means, is described where
- * the loop lives (worker.c).
+ * hash pool, sealed), committing them through store.c, publishing them
+ * (outbox.c), dead-lettering what cannot be decoded or stored
+ * (deadletter.c) and storing the offsets. The order of these effects, and
+ * what a crash between two of them means, is described where the loop
+ * lives (worker.c); the failure policy where commit() applies it.
  */
 #include "batch.h"
 
@@ -14,11 +15,14 @@
 
 #include "clock.h"
 #include "daemon.h"
+#include "deadletter.h"
 #include "engine.h"
 #include "headers.h"
 #include "log.h"
 #include "outbox.h"
 #include "phone.h"
+
+#define DECODE_BACKOFF_MAX_MS 5000
 
 const char *batch_outcome_name(enum outcome o)
 {
@@ -34,14 +38,15 @@ void batch_item_clear(struct batch_item *it)
 {
 	json_decref(it->rec);
 	free(it->value);
+	free(it->sealed);
 	explicit_bzero(&it->job, sizeof(it->job));
 	memset(it, 0, sizeof(*it));
 }
 
 /*
  * A batch of records between the consumer and the stored offsets. It owns
- * its messages (destroyed with it) and carries its own code timestamps,
- * since the next batch is prepared while this one commits.
+ * its messages (destroyed with it); the next batch is prepared while this
+ * one commits.
  */
 struct batch {
 	struct worker *w;
@@ -51,32 +56,45 @@ struct batch {
 	size_t m;
 	struct hash_job *jobs; /* one per item needing a code */
 	size_t njobs;
+	struct dead_letter *dead; /* records given up on (at most n) */
+	size_t ndead;
 	struct store_settings settings;
 	int64_t t0; /* monotonic ns */
 };
 
-/* Seals the item's code and encodes its OtpIssued record (arg: batch). */
+/* Seals the item's code into it->sealed (base64); -1 on failure. */
+static int seal_item(struct worker *w, struct batch_item *it)
+{
+	unsigned char sealed[SEAL_SEALED_BYTES];
+	size_t cap = sodium_base64_ENCODED_LEN(SEAL_SEALED_BYTES,
+					       sodium_base64_VARIANT_ORIGINAL);
+
+	if (seal_code(&w->keys, it->job.code, sealed))
+		return -1;
+	it->sealed = malloc(cap);
+	if (!it->sealed)
+		return -1;
+	sodium_bin2base64(it->sealed, cap, sealed, sizeof(sealed),
+			  sodium_base64_VARIANT_ORIGINAL);
+	return 0;
+}
+
+/* Encodes the item's OtpIssued record, once its code is stamped
+ * (store_encode_fn; arg: the batch). */
 static int encode_otp(void *arg, struct batch_item *it)
 {
 	struct batch *b = arg;
 	struct worker *w = b->w;
-	unsigned char sealed[SEAL_SEALED_BYTES];
-	char b64[sodium_base64_ENCODED_LEN(SEAL_SEALED_BYTES,
-					   sodium_base64_VARIANT_ORIGINAL)];
 	char errstr[256];
 	json_t *rec;
 	int rc;
 
-	if (seal_code(&w->keys, it->job.code, sealed))
-		return -1;
-	sodium_bin2base64(b64, sizeof(b64), sealed, sizeof(sealed),
-			  sodium_base64_VARIANT_ORIGINAL);
 	rec = json_pack("{s:s,s:s,s:s,s:s,s:O,s:s,s:I,s:I}", "otp_id",
 			it->otp_id, "request_id", it->request_id, "user_id",
 			it->user_id, "phone_number", it->phone, "locale",
-			json_object_get(it->rec, "locale"), "otp_sealed", b64,
-			"issued_at", (json_int_t)b->settings.issued_at_ms,
-			"expires_at", (json_int_t)b->settings.expires_at_ms);
+			json_object_get(it->rec, "locale"), "otp_sealed",
+			it->sealed, "issued_at", (json_int_t)it->issued_at_ms,
+			"expires_at", (json_int_t)it->expires_at_ms);
 	if (!rec)
 		return -1;
 	free(it->value);
@@ -90,17 +108,61 @@ static int encode_otp(void *arg, struct batch_item *it)
 	return rc;
 }
 
-/* Decodes one record into an item; false (logged) if undecodable. */
-static bool decode(struct worker *w, const rd_kafka_message_t *rkm,
+/* Gives up on a record: it goes to the dead-letter topic (batch_finish). */
+static void give_up(struct batch *b, const rd_kafka_message_t *rkm,
+		    const struct batch_item *it, enum deadletter_reason reason,
+		    const char *sqlstate, const char *error, int attempts)
+{
+	struct dead_letter *d = &b->dead[b->ndead++];
+	char where[64];
+
+	*d = (struct dead_letter){
+		.rkm = rkm, .item = it, .reason = reason, .attempts = attempts
+	};
+	snprintf(d->error, sizeof(d->error), "%s", error);
+	snprintf(d->sqlstate, sizeof(d->sqlstate), "%s", sqlstate);
+	snprintf(where, sizeof(where), "%s/%d/%lld",
+		 rd_kafka_topic_name(rkm->rkt), (int)rkm->partition,
+		 (long long)rkm->offset);
+	LOG(LOG_WARN,
+	    reason == DEADLETTER_UNDECODABLE ?
+		    "undecodable record; dead-lettered" :
+		    "request cannot be stored; dead-lettered",
+	    "record", where, "request_id", it ? it->request_id : "", "sqlstate",
+	    sqlstate);
+}
+
+/*
+ * Decodes one record into an item. A record whose writer schema cannot be
+ * fetched now is not malformed: the batch waits (backing off, /readyz
+ * saying so) until it can be decoded. A malformed one is given up on.
+ * False if the record has no item (given up on, or a stop: see
+ * daemon_stopping()).
+ */
+static bool decode(struct batch *b, const rd_kafka_message_t *rkm,
 		   struct batch_item *it)
 {
+	struct worker *w = b->w;
 	char parent[IDS_TRACEPARENT_SIZE] = "";
 	char errstr[256];
+	long long backoff = 100;
+	int rc;
 
 	memset(it, 0, sizeof(*it));
-	if (!rkm->err &&
-	    events_decode(w->ev, EVENTS_SIGNUP_REQUESTED, rkm->payload,
-			  rkm->len, &it->rec, errstr, sizeof(errstr)) == 0) {
+	while ((rc = events_decode(w->ev, EVENTS_SIGNUP_REQUESTED, rkm->payload,
+				   rkm->len, &it->rec, errstr,
+				   sizeof(errstr))) == EVENTS_RETRY_LATER) {
+		worker_hold(w, WORKER_HOLD_REGISTRY, errstr);
+		if (daemon_stopping())
+			return false;
+		clock_sleep_ms(backoff);
+		backoff = backoff * 2 > DECODE_BACKOFF_MAX_MS ?
+				  DECODE_BACKOFF_MAX_MS :
+				  backoff * 2;
+	}
+	worker_hold_end(w, WORKER_HOLD_REGISTRY);
+	if (rc == 0) {
+		it->rkm = rkm;
 		it->request_id = json_string_value(
 			json_object_get(it->rec, "request_id"));
 		it->phone = json_string_value(
@@ -120,21 +182,11 @@ static bool decode(struct worker *w, const rd_kafka_message_t *rkm,
 		}
 		snprintf(errstr, sizeof(errstr),
 			 "invalid request_id or fields");
-	} else if (rkm->err) {
-		snprintf(errstr, sizeof(errstr), "%s",
-			 rd_kafka_err2str(rkm->err));
-	}
-	{
-		char where[64];
-		snprintf(where, sizeof(where), "%s/%d/%lld",
-			 rd_kafka_topic_name(rkm->rkt), (int)rkm->partition,
-			 (long long)rkm->offset);
-		LOG(LOG_WARN, "undecodable record skipped", "record", where,
-		    "error", errstr);
 	}
 	metrics_inc(w->stats.requests, WORKER_LABEL_UNDECODABLE, 1);
 	json_decref(it->rec);
 	memset(it, 0, sizeof(*it));
+	give_up(b, rkm, NULL, DEADLETTER_UNDECODABLE, "", errstr, 1);
 	return false;
 }
 
@@ -188,59 +240,63 @@ bool batch_finish_codes(struct batch *b)
 			continue;
 		it->job = b->jobs[k++];
 		ids_uuid_v4(it->otp_id);
-		if (it->reissue)
-			continue; /* encoded once the user is known */
-		ids_uuid_v4(it->user_id);
-		if (!it->job.ok || encode_otp(b, it))
+		if (!it->reissue)
+			ids_uuid_v4(it->user_id);
+		/* A REISSUE without a code is dropped (store.c). */
+		if ((!it->job.ok || seal_item(b->w, it)) && !it->reissue)
 			return false;
 	}
 	return true;
 }
 
 /*
- * Commits a batch. Only a data error (PG_DATA: SQLSTATE class 22 or 23, a
- * constraint the data breaks, e.g. a role missing from auth.roles) can be
- * a request's fault: such a batch is committed one request at a time so
- * that only the guilty requests are dropped — logged, counted and recorded
- * — instead of blocking the partition forever. Every other failure
- * (outages, timeouts, a read-only server, ...) is waited out. False only
- * on a stop signal.
+ * Commits items[0..n), applying the failure policy (docs/api.md §3): only a
+ * data error (PG_DATA, SQLSTATE class 22 or 23) that repeats when one
+ * request is retried alone is that request's fault. A batch that meets one
+ * is committed one request at a time to find it; the request that fails
+ * alone again is given up on (dead-lettered, the partition flows on).
+ * Every other failure holds the batch: back off, retry, never drop. tries:
+ * data errors these items met already. False only on a stop.
  */
-static bool commit(struct batch *b, struct batch_item *items, size_t n)
+static bool commit(struct batch *b, struct batch_item *items, size_t n,
+		   int tries)
 {
 	struct worker *w = b->w;
-	char errstr[512];
+	char errstr[512], sqlstate[6];
 	enum pg_class cls;
 
-	while ((cls = store_commit(w->pg.conn, items, n, &b->settings,
-				   encode_otp, b, errstr, sizeof(errstr))) !=
-	       PG_OK) {
-		if (cls == PG_DATA && n > 1)
-			break;
-		if (cls == PG_DATA) {
-			LOG(LOG_ERROR, "request cannot be stored; dropped",
-			    "request_id", items[0].request_id, "error", errstr);
-			items[0].outcome = OUTCOME_DROPPED;
-			metrics_inc(w->stats.failed, 0, 1);
-			while ((cls = store_record_dropped(
-					w->pg.conn, &items[0], errstr,
-					sizeof(errstr))) != PG_OK)
-				if (!worker_pg_failed(w, cls, "record dropped",
-						      errstr))
-					return false;
+	for (;;) {
+		cls = store_commit(w->pg.conn, items, n, &b->settings,
+				   encode_otp, b, sqlstate, errstr,
+				   sizeof(errstr));
+		if (cls == PG_OK) {
+			pg_session_succeeded(&w->pg);
 			return true;
 		}
-		if (!worker_pg_failed(w, cls, "commit", errstr))
-			return false;
+		if (cls != PG_DATA) {
+			if (!worker_pg_failed(w, cls, "commit", errstr))
+				return false;
+			continue;
+		}
+		tries++;
+		if (n > 1)
+			break;
+		if (tries >= 2) {
+			items[0].outcome = OUTCOME_DROPPED;
+			metrics_inc(w->stats.failed, 0, 1);
+			give_up(b, items[0].rkm, &items[0],
+				DEADLETTER_UNSTORABLE, sqlstate, errstr, tries);
+			return true;
+		}
+		LOG(LOG_WARN, "data error; retrying the request alone",
+		    "request_id", items[0].request_id, "sqlstate", sqlstate,
+		    "error", errstr);
 	}
-	if (cls == PG_OK) {
-		pg_session_succeeded(&w->pg);
-		return true;
-	}
-	LOG(LOG_WARN, "batch failed; committing its requests one by one",
-	    "error", errstr);
+	LOG(LOG_WARN,
+	    "data error in a batch; committing its requests one by one",
+	    "sqlstate", sqlstate, "error", errstr);
 	for (size_t i = 0; i < n; i++)
-		if (!commit(b, &items[i], 1))
+		if (!commit(b, &items[i], 1, tries))
 			return false;
 	return true;
 }
@@ -281,6 +337,7 @@ void batch_free(struct batch *b)
 	if (b->jobs)
 		explicit_bzero(b->jobs, b->njobs * sizeof(*b->jobs));
 	free(b->jobs);
+	free(b->dead);
 	for (size_t i = 0; i < b->n; i++)
 		rd_kafka_message_destroy(b->msgs[i]);
 	free(b->msgs);
@@ -299,17 +356,21 @@ struct batch *batch_prepare(struct worker *w, rd_kafka_message_t **msgs,
 	b->w = w;
 	b->msgs = malloc(n * sizeof(*msgs));
 	b->items = calloc(n, sizeof(*b->items));
-	if (!b->msgs || !b->items)
+	b->dead = calloc(n, sizeof(*b->dead));
+	if (!b->msgs || !b->items || !b->dead)
 		goto fail;
 	memcpy(b->msgs, msgs, n * sizeof(*msgs));
 	b->n = n;
 	n = 0; /* the batch owns the messages now */
 	b->t0 = clock_mono_ns();
-	/* Undecodable records get no item (their offsets are stored all the
-	 * same); the others are packed at the front. */
-	for (size_t i = 0; i < b->n; i++)
-		if (decode(w, b->msgs[i], &b->items[b->m]))
+	/* Records given up on get no item (they are dead-lettered and their
+	 * offsets stored all the same); the others are packed at the front. */
+	for (size_t i = 0; i < b->n; i++) {
+		if (decode(b, b->msgs[i], &b->items[b->m]))
 			b->m++;
+		else if (daemon_stopping())
+			goto fail;
+	}
 	dedup_batch(b->items, b->m);
 	while ((cls = pg_session_wait(&w->pg) ?
 			      store_prefilter(w->pg.conn, b->items, b->m,
@@ -320,9 +381,6 @@ struct batch *batch_prepare(struct worker *w, rd_kafka_message_t **msgs,
 			goto fail;
 	pg_session_succeeded(&w->pg);
 	b->settings = w->settings;
-	b->settings.issued_at_ms = clock_wall_ms();
-	b->settings.expires_at_ms =
-		b->settings.issued_at_ms + cfg_ms(w->cfg, CFG_OTPFLOW_OTP_TTL);
 	if (!start_codes(b)) {
 		LOG(LOG_ERROR, "cannot make codes");
 		goto fail;
@@ -333,6 +391,35 @@ fail:
 		rd_kafka_message_destroy(msgs[i]);
 	batch_free(b);
 	return NULL;
+}
+
+/*
+ * Publishes the batch's dead letters, then records the unstorable requests
+ * as handled ('dropped'), so that a redelivery has no effect: a crash in
+ * between dead-letters such a request twice, never zero times. False only
+ * on a stop.
+ */
+static bool dead_letter(struct batch *b)
+{
+	struct worker *w = b->w;
+	char errstr[512];
+	enum pg_class cls;
+
+	if (b->ndead == 0)
+		return true;
+	if (!deadletter_publish(w, b->dead, b->ndead))
+		return false;
+	for (size_t i = 0; i < b->ndead; i++) {
+		metrics_inc(w->stats.dead_letters, b->dead[i].reason, 1);
+		if (!b->dead[i].item)
+			continue;
+		while ((cls = store_record_dropped(w->pg.conn, b->dead[i].item,
+						   errstr, sizeof(errstr))) !=
+		       PG_OK)
+			if (!worker_pg_failed(w, cls, "record dropped", errstr))
+				return false;
+	}
+	return true;
 }
 
 /* Counts a finished batch's requests by outcome. */
@@ -359,7 +446,7 @@ bool batch_finish(struct batch *b)
 	char errstr[512];
 	enum pg_class cls;
 
-	if (!commit(b, b->items, b->m))
+	if (!commit(b, b->items, b->m, 0))
 		return false;
 	metrics_observe(w->stats.commit, clock_seconds_since(t_commit));
 	worker_crash_point(w, "after-commit");
@@ -370,6 +457,8 @@ bool batch_finish(struct batch *b)
 					  sizeof(errstr))) != PG_OK)
 		if (!worker_pg_failed(w, cls, "outbox delete", errstr))
 			return false;
+	if (!dead_letter(b))
+		return false;
 	if (log_enabled(LOG_DEBUG)) {
 		for (size_t i = 0; i < b->m; i++) {
 			char masked[PHONE_MAX + 8];

@@ -27,6 +27,7 @@ enum outcome {
 const char *batch_outcome_name(enum outcome o);
 
 struct batch_item {
+	const rd_kafka_message_t *rkm; /* the record (owned by the batch) */
 	json_t *rec; /* owned: the decoded SignupRequested */
 	const char *request_id; /* borrowed from rec */
 	const char *phone; /* borrowed from rec */
@@ -37,6 +38,8 @@ struct batch_item {
 	char user_id[IDS_UUID_SIZE];
 	char otp_id[IDS_UUID_SIZE];
 	struct hash_job job; /* the code and its bcrypt hash */
+	char *sealed; /* owned: the sealed code, base64 */
+	long long issued_at_ms, expires_at_ms; /* stamped at commit */
 	void *value; /* owned: framed OtpIssued, when one is due */
 	size_t value_len;
 	enum outcome outcome;

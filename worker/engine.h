@@ -1,7 +1,8 @@
 /*
  * The worker's shared state, seen by its parts: the batch pipeline
- * (batch.c), the outbox publisher (outbox.c) and the life cycle and loop
- * (worker.c), which owns it. Nothing outside worker/ includes this.
+ * (batch.c), the outbox publisher (outbox.c), the dead letters
+ * (deadletter.c) and the life cycle and loop (worker.c), which owns it.
+ * Nothing outside worker/ includes this.
  */
 #ifndef OTPFLOW_WORKER_ENGINE_H
 #define OTPFLOW_WORKER_ENGINE_H
@@ -29,12 +30,21 @@ enum worker_label {
 	WORKER_LABEL_UNDECODABLE,
 };
 
+/* Why the worker holds a batch (waits, offsets do not move). */
+enum worker_hold {
+	WORKER_HOLD_POSTGRES, /* Postgres unavailable or failing */
+	WORKER_HOLD_REGISTRY, /* a writer schema cannot be fetched now */
+	WORKER_HOLD__COUNT
+};
+
 struct worker_stats {
 	struct metric *requests; /* by outcome (enum worker_label) */
 	struct metric *batches;
 	struct metric *batch; /* a whole batch, decode to offsets */
 	struct metric *commit; /* the transaction */
 	struct metric *failed; /* requests that could not be stored */
+	struct metric *dead_letters; /* by enum deadletter_reason */
+	struct metric *holds; /* retries of a held batch, by enum worker_hold */
 };
 
 struct worker {
@@ -53,6 +63,7 @@ struct worker {
 	struct worker_stats stats;
 	const char *crash_point; /* OTPFLOW_TEST_CRASH_POINT, tests only */
 	atomic_bool kafka_ok; /* the producer confirms (for /readyz) */
+	atomic_bool registry_ok; /* writer schemas can be fetched */
 };
 
 /*
@@ -62,6 +73,14 @@ struct worker {
  */
 bool worker_pg_failed(struct worker *w, enum pg_class cls, const char *what,
 		      const char *errstr);
+
+/*
+ * The batch is held for the given cause (why: the error, logged once per
+ * hold): /readyz says so and otpflow_worker_hold_retries_total counts it.
+ * worker_hold_end ends it (a no-op when not held).
+ */
+void worker_hold(struct worker *w, enum worker_hold cause, const char *why);
+void worker_hold_end(struct worker *w, enum worker_hold cause);
 
 /* Test-only: dies like kill -9 when name is OTPFLOW_TEST_CRASH_POINT. */
 void worker_crash_point(const struct worker *w, const char *name);

@@ -25,21 +25,22 @@
 void outbox_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
 			void *opaque)
 {
-	struct batch_item *it = rkm->_private;
+	bool *delivered = rkm->_private;
 
 	(void)opaque;
-	it->delivered = rkm->err == RD_KAFKA_RESP_ERR_NO_ERROR;
+	*delivered = rkm->err == RD_KAFKA_RESP_ERR_NO_ERROR;
 	if (!rkm->err)
 		return;
-	LOG(LOG_WARN, "OtpIssued not delivered", "request_id", it->request_id,
-	    "error", rd_kafka_err2name(rkm->err));
+	LOG(LOG_WARN, "record not delivered", "topic",
+	    rd_kafka_topic_name(rkm->rkt), "error",
+	    rd_kafka_err2name(rkm->err));
 	if (kafka_classify(rk, rkm->err) == KAFKA_FATAL)
 		daemon_fatal("kafka producer", rd_kafka_err2str(rkm->err));
 }
 
 /*
  * Stopping with records still unconfirmed: their delivery reports point
- * into the batch about to be freed, so they are purged and their reports
+ * into a set about to be freed, so they are purged and their reports
  * served now. The outbox rows stay and are published at the next start.
  */
 static void abandon_deliveries(struct worker *w)
@@ -50,51 +51,31 @@ static void abandon_deliveries(struct worker *w)
 		rd_kafka_poll(w->producer, 100);
 }
 
-static bool wants_publish(const struct batch_item *it)
+bool outbox_publish_set(struct worker *w, void *set, size_t n,
+			outbox_produce_fn produce, outbox_pending_fn pending)
 {
-	return it->value && !it->delivered &&
-	       (it->outcome == OUTCOME_CREATED ||
-		it->outcome == OUTCOME_REISSUED);
-}
-
-bool outbox_publish(struct worker *w, struct batch_item *items, size_t n)
-{
-	const char *topic = cfg_str(w->cfg, CFG_OTPFLOW_TOPIC_SMS_OTP);
 	long long backoff = 100;
 
 	for (;;) {
-		size_t pending = 0;
+		size_t left = 0;
 
 		for (size_t i = 0; i < n; i++) {
-			struct batch_item *it = &items[i];
 			rd_kafka_resp_err_t err;
 
-			if (!wants_publish(it))
+			if (!pending(set, i))
 				continue;
-			err = rd_kafka_producev(
-				w->producer, RD_KAFKA_V_TOPIC(topic),
-				RD_KAFKA_V_KEY(it->phone, strlen(it->phone)),
-				RD_KAFKA_V_VALUE(it->value, it->value_len),
-				RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-				RD_KAFKA_V_HEADER(HDR_REQUEST_ID,
-						  it->request_id, -1),
-				RD_KAFKA_V_HEADER(HDR_TRACEPARENT,
-						  it->traceparent, -1),
-				/* For the end-to-end latency the sender reports. */
-				RD_KAFKA_V_HEADER(HDR_RECEIVED_AT,
-						  it->received_at, -1),
-				RD_KAFKA_V_OPAQUE(it), RD_KAFKA_V_END);
+			err = produce(w, set, i);
 			if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
 				rd_kafka_poll(w->producer, 100);
-				i--; /* same item again */
+				i--; /* same record again */
 				continue;
 			}
 			if (err)
-				LOG(LOG_ERROR, "cannot queue OtpIssued",
-				    "error", rd_kafka_err2name(err));
-			pending++;
+				LOG(LOG_ERROR, "cannot queue a record", "error",
+				    rd_kafka_err2name(err));
+			left++;
 		}
-		if (pending == 0)
+		if (left == 0)
 			return true;
 		while (rd_kafka_flush(w->producer, FLUSH_STEP_MS) ==
 		       RD_KAFKA_RESP_ERR__TIMED_OUT) {
@@ -104,11 +85,11 @@ bool outbox_publish(struct worker *w, struct batch_item *items, size_t n)
 				return false;
 			}
 		}
-		pending = 0;
+		left = 0;
 		for (size_t i = 0; i < n; i++)
-			pending += wants_publish(&items[i]);
-		atomic_store(&w->kafka_ok, pending == 0);
-		if (pending == 0)
+			left += pending(set, i);
+		atomic_store(&w->kafka_ok, left == 0);
+		if (left == 0)
 			return true;
 		if (daemon_stopping())
 			return false;
@@ -116,6 +97,37 @@ bool outbox_publish(struct worker *w, struct batch_item *items, size_t n)
 		backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS :
 							 backoff * 2;
 	}
+}
+
+static bool item_pending(const void *set, size_t i)
+{
+	const struct batch_item *it = (const struct batch_item *)set + i;
+
+	return it->value && !it->delivered &&
+	       (it->outcome == OUTCOME_CREATED ||
+		it->outcome == OUTCOME_REISSUED);
+}
+
+static rd_kafka_resp_err_t item_produce(struct worker *w, void *set, size_t i)
+{
+	struct batch_item *it = (struct batch_item *)set + i;
+
+	return rd_kafka_producev(
+		w->producer,
+		RD_KAFKA_V_TOPIC(cfg_str(w->cfg, CFG_OTPFLOW_TOPIC_SMS_OTP)),
+		RD_KAFKA_V_KEY(it->phone, strlen(it->phone)),
+		RD_KAFKA_V_VALUE(it->value, it->value_len),
+		RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+		RD_KAFKA_V_HEADER(HDR_REQUEST_ID, it->request_id, -1),
+		RD_KAFKA_V_HEADER(HDR_TRACEPARENT, it->traceparent, -1),
+		/* For the end-to-end latency the sender reports. */
+		RD_KAFKA_V_HEADER(HDR_RECEIVED_AT, it->received_at, -1),
+		RD_KAFKA_V_OPAQUE(&it->delivered), RD_KAFKA_V_END);
+}
+
+bool outbox_publish(struct worker *w, struct batch_item *items, size_t n)
+{
+	return outbox_publish_set(w, items, n, item_produce, item_pending);
 }
 
 /*

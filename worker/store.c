@@ -4,6 +4,13 @@
  * of round trips: the user rows, roles, issued codes, outbox rows and
  * processed-request records of the new users are one statement of
  * data-modifying CTEs.
+ *
+ * Codes are stamped last: the rows are written with placeholder times
+ * (and the outbox rows without their record), then the transaction reads
+ * the clock, the OtpIssued records are encoded with that time and one
+ * statement sets it everywhere, just before COMMIT. Whatever the
+ * transaction waited for before (a lock, a slow disk), the code's validity
+ * starts when it commits, and the row and the event agree.
  */
 #include "store.h"
 
@@ -17,6 +24,10 @@
 #define ARRAY_MAX (64u << 20) /* bytes per array parameter */
 #define TXN_ATTEMPTS 5
 
+/* SQLSTATE of the last statement run() saw fail (store_commit reports it);
+ * the worker's store runs on one thread, like errno. */
+static _Thread_local char failed_state[6];
+
 /* Runs a statement with text parameters; PG_OK or the failure's class. */
 static enum pg_class run(PGconn *conn, const char *sql, int nparams,
 			 const char *const *params, PGresult **res_out,
@@ -28,6 +39,8 @@ static enum pg_class run(PGconn *conn, const char *sql, int nparams,
 
 	/* A concurrent worker recorded the same request first: the rerun
 	 * will see it as processed. */
+	if (cls != PG_OK)
+		memcpy(failed_state, state, sizeof(failed_state));
 	if (cls != PG_OK && strcmp(state, "23505") == 0)
 		cls = PG_RETRY_TXN;
 	return cls;
@@ -154,38 +167,35 @@ static enum pg_class reissue(PGconn *conn, struct batch_item *it,
 			     const struct commit_ctx *c, char *errstr,
 			     size_t errstr_size)
 {
-	char expires[40], cooldown[32], maxh[32], issued[40];
-	const char *params[6] = { it->phone, it->job.hash, expires,
-				  cooldown,  maxh,	   issued };
+	char cooldown[32], maxh[32];
+	const char *params[4] = { it->phone, it->job.hash, cooldown, maxh };
 	PGresult *res = NULL;
 	enum pg_class cls;
 
-	fmt_ts(c->st->expires_at_ms, expires, sizeof(expires));
-	fmt_ts(c->st->issued_at_ms, issued, sizeof(issued));
 	snprintf(cooldown, sizeof(cooldown), "%lld milliseconds",
 		 c->st->cooldown_ms);
 	snprintf(maxh, sizeof(maxh), "%lld", c->st->max_per_hour);
+	/* otp_hash_expires_at is stamped at the end (stamp()). */
 	cls = run(conn,
 		  "UPDATE auth.users SET otp_hash = $2, "
-		  "  otp_hash_expires_at = $3::timestamptz, "
+		  "  otp_hash_expires_at = now(), "
 		  "  otp_method_last_used = 'sms' "
 		  "WHERE phone_number = $1 AND NOT phone_number_verified "
 		  "  AND NOT disabled "
 		  "  AND NOT EXISTS (SELECT 1 FROM otpflow.otp_issuance "
 		  "    WHERE phone_number = $1 "
-		  "      AND issued_at > $6::timestamptz - $4::interval) "
+		  "      AND issued_at > now() - $3::interval) "
 		  "  AND (SELECT count(*) FROM otpflow.otp_issuance "
 		  "    WHERE phone_number = $1 AND issued_at > "
-		  "      $6::timestamptz - interval '1 hour') < $5::int "
+		  "      now() - interval '1 hour') < $4::int "
 		  "RETURNING id::text",
-		  6, params, &res, errstr, errstr_size);
+		  4, params, &res, errstr, errstr_size);
 	if (cls != PG_OK)
 		return cls;
 	if (PQntuples(res) == 1) {
 		snprintf(it->user_id, sizeof(it->user_id), "%s",
 			 PQgetvalue(res, 0, 0));
-		it->outcome = c->encode(c->encode_arg, it) ? OUTCOME_DROPPED :
-							     OUTCOME_REISSUED;
+		it->outcome = OUTCOME_REISSUED;
 	} else {
 		it->outcome = OUTCOME_DROPPED;
 	}
@@ -193,20 +203,21 @@ static enum pg_class reissue(PGconn *conn, struct batch_item *it,
 	return PG_OK;
 }
 
+/* Times and the outbox record are placeholders until stamp(). */
 static const char create_sql[] =
 	"WITH c AS ("
 	"  SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[],"
 	"    $5::text[], $6::text[], $7::jsonb[], $8::text[], $9::uuid[],"
-	"    $10::bytea[], $11::text[], $12::jsonb[])"
+	"    $10::text[], $11::jsonb[])"
 	"  AS c(request_id, user_id, phone, display_name, locale, default_role,"
-	"    metadata, otp_hash, otp_id, value, roles, headers)"
+	"    metadata, otp_hash, otp_id, roles, headers)"
 	"), ins AS ("
 	"  INSERT INTO auth.users (id, phone_number, display_name, locale,"
 	"    default_role, metadata, disabled, avatar_url, otp_hash,"
 	"    otp_hash_expires_at, otp_method_last_used, ticket_expires_at,"
 	"    email_verified)"
 	"  SELECT user_id, phone, display_name, locale, default_role, metadata,"
-	"    $13::boolean, $14, otp_hash, $15::timestamptz, 'sms', now(), false"
+	"    $12::boolean, $13, otp_hash, now(), 'sms', now(), false"
 	"  FROM c ON CONFLICT (phone_number) DO NOTHING RETURNING id"
 	"), r AS ("
 	"  INSERT INTO auth.user_roles (user_id, role)"
@@ -215,11 +226,11 @@ static const char create_sql[] =
 	"), i AS ("
 	"  INSERT INTO otpflow.otp_issuance (otp_id, user_id, phone_number,"
 	"    request_id, issued_at, expires_at)"
-	"  SELECT c.otp_id, c.user_id, c.phone, c.request_id, $17::timestamptz,"
-	"    $15::timestamptz FROM c JOIN ins ON ins.id = c.user_id"
+	"  SELECT c.otp_id, c.user_id, c.phone, c.request_id, now(), now()"
+	"  FROM c JOIN ins ON ins.id = c.user_id"
 	"), o AS ("
 	"  INSERT INTO otpflow.outbox (topic, key, value, headers, otp_id)"
-	"  SELECT $16, c.phone, c.value, c.headers, c.otp_id"
+	"  SELECT $14, c.phone, '', c.headers, c.otp_id"
 	"  FROM c JOIN ins ON ins.id = c.user_id"
 	"), p AS ("
 	"  INSERT INTO otpflow.processed_requests (request_id, outcome)"
@@ -233,14 +244,13 @@ static const char create_sql[] =
 static enum pg_class create_users(PGconn *conn, const struct commit_ctx *c,
 				  char *errstr, size_t errstr_size)
 {
-	struct pg_array a[12];
-	const char *params[17];
-	char expires[40], issued[40];
+	struct pg_array a[11];
+	const char *params[14];
 	PGresult *res = NULL;
 	enum pg_class cls = PG_RETRY_LATER;
 	size_t count = 0;
 
-	for (int k = 0; k < 12; k++)
+	for (int k = 0; k < 11; k++)
 		pg_array_init(&a[k], ARRAY_MAX);
 	for (size_t i = 0; i < c->n; i++) {
 		struct batch_item *it = &c->items[i];
@@ -268,9 +278,8 @@ static enum pg_class create_users(PGconn *conn, const struct commit_ctx *c,
 		pg_array_add(&a[6], str(it, "metadata_json"));
 		pg_array_add(&a[7], it->job.hash);
 		pg_array_add(&a[8], it->otp_id);
-		pg_array_add_bytea(&a[9], it->value, it->value_len);
-		pg_array_add(&a[10], roles_csv);
-		pg_array_add(&a[11], headers);
+		pg_array_add(&a[9], roles_csv);
+		pg_array_add(&a[10], headers);
 		free(headers);
 		count++;
 	}
@@ -278,16 +287,12 @@ static enum pg_class create_users(PGconn *conn, const struct commit_ctx *c,
 		cls = PG_OK;
 		goto out;
 	}
-	if (!arrays_to_params(a, 12, params, errstr, errstr_size))
+	if (!arrays_to_params(a, 11, params, errstr, errstr_size))
 		goto out;
-	fmt_ts(c->st->expires_at_ms, expires, sizeof(expires));
-	fmt_ts(c->st->issued_at_ms, issued, sizeof(issued));
-	params[12] = c->st->disabled ? "true" : "false";
-	params[13] = c->st->avatar_url;
-	params[14] = expires;
-	params[15] = c->st->topic;
-	params[16] = issued;
-	cls = run(conn, create_sql, 17, params, &res, errstr, errstr_size);
+	params[11] = c->st->disabled ? "true" : "false";
+	params[12] = c->st->avatar_url;
+	params[13] = c->st->topic;
+	cls = run(conn, create_sql, 14, params, &res, errstr, errstr_size);
 	if (cls != PG_OK)
 		goto out;
 	/* Candidates the statement returned are new users; the others found
@@ -305,7 +310,7 @@ static enum pg_class create_users(PGconn *conn, const struct commit_ctx *c,
 	}
 out:
 	PQclear(res);
-	arrays_free(a, 12);
+	arrays_free(a, 11);
 	return cls;
 }
 
@@ -313,13 +318,12 @@ out:
 static enum pg_class record_rest(PGconn *conn, const struct commit_ctx *c,
 				 char *errstr, size_t errstr_size)
 {
-	struct pg_array a[8];
-	const char *params[11];
-	char expires[40], issued[40];
+	struct pg_array a[7];
+	const char *params[8];
 	enum pg_class cls = PG_RETRY_LATER;
 	size_t count = 0;
 
-	for (int k = 0; k < 8; k++)
+	for (int k = 0; k < 7; k++)
 		pg_array_init(&a[k], ARRAY_MAX);
 	for (size_t i = 0; i < c->n; i++) {
 		struct batch_item *it = &c->items[i];
@@ -330,8 +334,8 @@ static enum pg_class record_rest(PGconn *conn, const struct commit_ctx *c,
 		if (it->outcome == OUTCOME_SKIP ||
 		    (!it->reissue && c->before[i] == OUTCOME_NONE))
 			continue;
-		pg_array_add(&a[6], it->request_id);
-		pg_array_add(&a[7], batch_outcome_name(it->outcome));
+		pg_array_add(&a[5], it->request_id);
+		pg_array_add(&a[6], batch_outcome_name(it->outcome));
 		count++;
 		if (it->outcome != OUTCOME_REISSUED)
 			continue;
@@ -340,41 +344,115 @@ static enum pg_class record_rest(PGconn *conn, const struct commit_ctx *c,
 		pg_array_add(&a[1], it->user_id);
 		pg_array_add(&a[2], it->phone);
 		pg_array_add(&a[3], it->otp_id);
-		pg_array_add_bytea(&a[4], it->value, it->value_len);
-		pg_array_add(&a[5], headers);
+		pg_array_add(&a[4], headers);
 		free(headers);
 	}
 	if (count == 0) {
 		cls = PG_OK;
 		goto out;
 	}
-	if (!arrays_to_params(a, 8, params, errstr, errstr_size))
+	if (!arrays_to_params(a, 7, params, errstr, errstr_size))
 		goto out;
-	fmt_ts(c->st->expires_at_ms, expires, sizeof(expires));
-	fmt_ts(c->st->issued_at_ms, issued, sizeof(issued));
-	params[8] = issued;
-	params[9] = expires;
-	params[10] = c->st->topic;
+	params[7] = c->st->topic;
+	/* Times and the outbox record are placeholders until stamp(). */
 	cls = run(
 		conn,
 		"WITH c AS ("
 		"  SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[],"
-		"    $4::uuid[], $5::bytea[], $6::jsonb[])"
-		"  AS c(request_id, user_id, phone, otp_id, value, headers)"
+		"    $4::uuid[], $5::jsonb[])"
+		"  AS c(request_id, user_id, phone, otp_id, headers)"
 		"), i AS ("
 		"  INSERT INTO otpflow.otp_issuance (otp_id, user_id,"
 		"    phone_number, request_id, issued_at, expires_at)"
-		"  SELECT otp_id, user_id, phone, request_id, $9::timestamptz,"
-		"    $10::timestamptz FROM c"
+		"  SELECT otp_id, user_id, phone, request_id, now(), now() FROM c"
 		"), o AS ("
 		"  INSERT INTO otpflow.outbox (topic, key, value, headers, otp_id)"
-		"  SELECT $11, phone, value, headers, otp_id FROM c"
+		"  SELECT $8, phone, '', headers, otp_id FROM c"
 		")"
 		"INSERT INTO otpflow.processed_requests (request_id, outcome)"
-		"  SELECT * FROM unnest($7::uuid[], $8::text[])",
-		11, params, NULL, errstr, errstr_size);
+		"  SELECT * FROM unnest($6::uuid[], $7::text[])",
+		8, params, NULL, errstr, errstr_size);
 out:
-	arrays_free(a, 8);
+	arrays_free(a, 7);
+	return cls;
+}
+
+/*
+ * Stamps the codes of the created and re-issued items with the clock now,
+ * as the transaction's last statement: their users' expiry, their
+ * issuance rows and their outbox records (encoded here, with that time).
+ */
+static enum pg_class stamp(PGconn *conn, const struct commit_ctx *c,
+			   char *errstr, size_t errstr_size)
+{
+	struct pg_array a[3];
+	const char *params[5];
+	char issued[40], expires[40];
+	PGresult *res = NULL;
+	enum pg_class cls = PG_OK;
+	long long now_ms;
+	size_t count = 0;
+
+	for (size_t i = 0; i < c->n; i++)
+		count += c->items[i].outcome == OUTCOME_CREATED ||
+			 c->items[i].outcome == OUTCOME_REISSUED;
+	if (count == 0)
+		return PG_OK;
+	cls = run(conn,
+		  "SELECT (extract(epoch FROM clock_timestamp()) * 1000)"
+		  "::bigint",
+		  0, NULL, &res, errstr, errstr_size);
+	if (cls != PG_OK)
+		return cls;
+	now_ms = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	for (int k = 0; k < 3; k++)
+		pg_array_init(&a[k], ARRAY_MAX);
+	for (size_t i = 0; i < c->n; i++) {
+		struct batch_item *it = &c->items[i];
+
+		if (it->outcome != OUTCOME_CREATED &&
+		    it->outcome != OUTCOME_REISSUED)
+			continue;
+		it->issued_at_ms = now_ms;
+		it->expires_at_ms = now_ms + c->st->ttl_ms;
+		if (c->encode(c->encode_arg, it)) {
+			/* Out of memory, not the request: wait and retry. */
+			snprintf(errstr, errstr_size,
+				 "cannot encode OtpIssued");
+			cls = PG_RETRY_LATER;
+			goto out;
+		}
+		pg_array_add(&a[0], it->user_id);
+		pg_array_add(&a[1], it->otp_id);
+		pg_array_add_bytea(&a[2], it->value, it->value_len);
+	}
+	cls = PG_RETRY_LATER;
+	if (!arrays_to_params(a, 3, params, errstr, errstr_size))
+		goto out;
+	fmt_ts(now_ms, issued, sizeof(issued));
+	fmt_ts(now_ms + c->st->ttl_ms, expires, sizeof(expires));
+	params[3] = issued;
+	params[4] = expires;
+	cls = run(conn,
+		  "WITH c AS ("
+		  "  SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::bytea[])"
+		  "  AS c(user_id, otp_id, value)"
+		  "), u AS ("
+		  "  UPDATE auth.users AS u"
+		  "  SET otp_hash_expires_at = $5::timestamptz"
+		  "  FROM c WHERE u.id = c.user_id"
+		  "), i AS ("
+		  "  UPDATE otpflow.otp_issuance AS i"
+		  "  SET issued_at = $4::timestamptz,"
+		  "    expires_at = $5::timestamptz"
+		  "  FROM c WHERE i.otp_id = c.otp_id"
+		  ")"
+		  "UPDATE otpflow.outbox AS o SET value = c.value"
+		  "  FROM c WHERE o.otp_id = c.otp_id",
+		  5, params, NULL, errstr, errstr_size);
+out:
+	arrays_free(a, 3);
 	return cls;
 }
 
@@ -391,7 +469,7 @@ static enum pg_class commit_body(PGconn *conn, void *arg, char *errstr,
 	for (size_t i = 0; cls == PG_OK && i < c->n; i++) {
 		struct batch_item *it = &c->items[i];
 		if (it->reissue && it->outcome == OUTCOME_NONE)
-			cls = it->job.ok ?
+			cls = it->job.ok && it->sealed ?
 				      reissue(conn, it, c, errstr,
 					      errstr_size) :
 				      (it->outcome = OUTCOME_DROPPED, PG_OK);
@@ -400,17 +478,21 @@ static enum pg_class commit_body(PGconn *conn, void *arg, char *errstr,
 		cls = create_users(conn, c, errstr, errstr_size);
 	if (cls == PG_OK)
 		cls = record_rest(conn, c, errstr, errstr_size);
+	if (cls == PG_OK)
+		cls = stamp(conn, c, errstr, errstr_size);
 	return cls;
 }
 
 enum pg_class store_commit(PGconn *conn, struct batch_item *items, size_t n,
 			   const struct store_settings *st,
 			   store_encode_fn encode, void *encode_arg,
-			   char *errstr, size_t errstr_size)
+			   char sqlstate[6], char *errstr, size_t errstr_size)
 {
 	struct commit_ctx *c = malloc(sizeof(*c) + n * sizeof(enum outcome));
 	enum pg_class cls;
 
+	failed_state[0] = '\0';
+	sqlstate[0] = '\0';
 	if (!c) {
 		snprintf(errstr, errstr_size, "out of memory");
 		return PG_RETRY_LATER;
@@ -425,6 +507,12 @@ enum pg_class store_commit(PGconn *conn, struct batch_item *items, size_t n,
 		for (size_t i = 0; i < n; i++)
 			items[i].outcome = c->before[i];
 	free(c);
+	if (cls != PG_OK)
+		memcpy(sqlstate, failed_state, sizeof(failed_state));
+	/* A unique violation that every rerun met again is no race with a
+	 * concurrent worker: it is the data's (e.g. a role listed twice). */
+	if (cls == PG_RETRY_TXN && strncmp(failed_state, "23", 2) == 0)
+		cls = PG_DATA;
 	return cls;
 }
 

@@ -19,13 +19,13 @@ struct store_settings {
 	const char *avatar_url; /* '' or the Gravatar URL */
 	long long cooldown_ms; /* OTPFLOW_OTP_COOLDOWN (REISSUE) */
 	long long max_per_hour; /* OTPFLOW_OTP_MAX_PER_HOUR (REISSUE) */
-	long long issued_at_ms; /* of this batch's codes */
-	long long expires_at_ms;
+	long long ttl_ms; /* OTPFLOW_OTP_TTL */
 };
 
 /*
- * Encodes the OtpIssued record of a re-issued item once its user_id is
- * known (inside the transaction). Returns 0 or -1.
+ * Encodes the OtpIssued record of a created or re-issued item into
+ * it->value once its user_id and times are known (inside the transaction,
+ * just before it commits). Returns 0 or -1.
  */
 typedef int (*store_encode_fn)(void *arg, struct batch_item *it);
 
@@ -40,16 +40,20 @@ enum pg_class store_prefilter(PGconn *conn, struct batch_item *items, size_t n,
 /*
  * The batch transaction (retried on serialization failures, deadlocks and
  * a concurrent worker's conflicting insert). On PG_OK every item has its
- * final outcome and the created/re-issued ones have outbox rows.
+ * final outcome and the created/re-issued ones have outbox rows, their
+ * codes stamped with the time the transaction ended (issued_at_ms,
+ * expires_at_ms). Otherwise nothing happened; sqlstate holds the failed
+ * statement's SQLSTATE ("" if none) and PG_DATA says it was of class 22 or
+ * 23 (a unique violation that every rerun met again included).
  */
 enum pg_class store_commit(PGconn *conn, struct batch_item *items, size_t n,
 			   const struct store_settings *st,
 			   store_encode_fn encode, void *encode_arg,
-			   char *errstr, size_t errstr_size);
+			   char sqlstate[6], char *errstr, size_t errstr_size);
 
 /*
- * Records a request that cannot be stored (it failed alone, permanently)
- * as 'dropped', so that its redelivery does not block the partition.
+ * Records a request that cannot be stored (it failed alone, permanently,
+ * and is dead-lettered) as 'dropped', so that its redelivery has no effect.
  */
 enum pg_class store_record_dropped(PGconn *conn, const struct batch_item *it,
 				   char *errstr, size_t errstr_size);

@@ -1,22 +1,27 @@
 /*
  * The worker's life cycle and loop: it owns the state (engine.h), builds
  * the clients, runs the loop that moves batches through their steps
- * (batch.c, outbox.c) and answers /readyz. The order of effects per batch
- * is the delivery guarantee:
+ * (batch.c, outbox.c, deadletter.c) and answers /readyz. The order of effects per batch is the delivery guarantee:
  *
- *   1. decode (undecodable records are logged, counted and skipped)
+ *   1. decode (a malformed record is set aside for the dead-letter topic;
+ *      one whose writer schema cannot be fetched now holds the batch)
  *   2. pre-filter: already processed / already registered need no code
- *   3. codes, bcrypt on the hash pool, sealed OtpIssued records
- *   4. one transaction: dedup record, users, roles, issuance, outbox
+ *   3. codes, bcrypt on the hash pool, sealed
+ *   4. one transaction: dedup record, users, roles, issuance, outbox, and
+ *      last the codes' times and OtpIssued records (stamped at commit)
  *   5. publish the batch's outbox rows; wait for every delivery report
  *   6. delete the delivered outbox rows
- *   7. store the offsets (committed in the background)
+ *   7. publish the dead letters (malformed records, requests that fail
+ *      alone with a data error); wait for delivery; record the latter
+ *   8. store the offsets (committed in the background)
  *
- * A crash before 4 commits nothing (redelivery redoes it); between 4 and 7
+ * A crash before 4 commits nothing (redelivery redoes it); between 4 and 8
  * the outbox survives and is published again at start (the sender dedups
- * by otp_id); the dedup table makes a redelivered request a no-op.
- * Postgres or Kafka outages block the loop (retrying with backoff) rather
- * than skip anything.
+ * by otp_id); the dedup table makes a redelivered request a no-op, and a
+ * request dead-lettered but not recorded is dead-lettered again. Every
+ * failure that is not proven to be the data's (Postgres or Kafka outages,
+ * timeouts, a read-only server, an unreachable schema registry) holds the
+ * batch, retrying with backoff, rather than skip anything.
  *
  * Two batches are in flight: while batch N is committed, published and its
  * offsets stored (4-7, mostly waiting on Postgres and the broker), the hash
@@ -58,6 +63,13 @@ static const char *const outcome_labels[] = {
 	[WORKER_LABEL_UNDECODABLE] = "undecodable",
 	NULL
 };
+static const char *const reason_labels[] = { "UNSTORABLE", "UNDECODABLE",
+					     NULL };
+static const char *const hold_labels[] = {
+	[WORKER_HOLD_POSTGRES] = "postgres",
+	[WORKER_HOLD_REGISTRY] = "schema_registry",
+	NULL,
+};
 static const double seconds_buckets[] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
 					  0.5,	 1,    2.5,   5,    10,	 30 };
 
@@ -73,10 +85,39 @@ bool worker_pg_failed(struct worker *w, enum pg_class cls, const char *what,
 		      const char *errstr)
 {
 	pg_session_failed(&w->pg, cls, what, errstr);
+	worker_hold(w, WORKER_HOLD_POSTGRES, errstr);
 	return pg_session_wait(&w->pg);
 }
 
-static void stats_init(struct worker_stats *stats)
+void worker_hold(struct worker *w, enum worker_hold cause, const char *why)
+{
+	metrics_inc(w->stats.holds, cause, 1);
+	/* Postgres: the session logs and reports readiness itself. */
+	if (cause == WORKER_HOLD_REGISTRY &&
+	    atomic_exchange(&w->registry_ok, false))
+		LOG(LOG_WARN,
+		    "schema registry unavailable; holding the batch "
+		    "(offsets do not move)",
+		    "error", why);
+}
+
+void worker_hold_end(struct worker *w, enum worker_hold cause)
+{
+	if (cause == WORKER_HOLD_REGISTRY &&
+	    !atomic_exchange(&w->registry_ok, true))
+		LOG(LOG_INFO, "schema registry usable again");
+}
+
+/* 1 while a batch is held (Postgres, the registry or Kafka failing). */
+static double holding(void *arg)
+{
+	struct worker *w = arg;
+
+	return !pg_session_ready(&w->pg) || !atomic_load(&w->kafka_ok) ||
+	       !atomic_load(&w->registry_ok);
+}
+
+static void stats_init(struct worker *w, struct worker_stats *stats)
 {
 	stats->requests =
 		metrics_counter("otpflow_worker_requests_total",
@@ -86,9 +127,21 @@ static void stats_init(struct worker_stats *stats)
 					 "Batches committed.", NULL, NULL);
 	stats->failed = metrics_counter(
 		"otpflow_worker_unstorable_requests_total",
-		"Requests dropped because Postgres refused them for good "
-		"(see the error log).",
+		"Requests dead-lettered because Postgres refused them with a "
+		"data error that repeated when retried alone.",
 		NULL, NULL);
+	stats->dead_letters = metrics_counter(
+		"otpflow_worker_dead_letters_total",
+		"Records published to the signup dead-letter topic, by reason.",
+		"reason", reason_labels);
+	stats->holds = metrics_counter(
+		"otpflow_worker_hold_retries_total",
+		"Retries of a held batch (offsets not moving), by cause.",
+		"cause", hold_labels);
+	metrics_gauge_func("otpflow_worker_holding",
+			   "1 while the worker holds a batch because "
+			   "Postgres, Kafka or the schema registry fails.",
+			   holding, w);
 	stats->batch = metrics_histogram(
 		"otpflow_worker_batch_seconds",
 		"Time of a batch from decoding to stored offsets.",
@@ -142,7 +195,8 @@ int worker_new(const struct cfg *cfg, struct events *ev, void **state,
 	w->ev = ev;
 	pg_session_init(&w->pg, cfg_str(cfg, CFG_OTPFLOW_DATABASE_URL),
 			"otpflow-worker");
-	stats_init(&w->stats);
+	atomic_init(&w->registry_ok, true);
+	stats_init(w, &w->stats);
 	w->batch_size = (size_t)cfg_int(cfg, CFG_OTPFLOW_WORKER_BATCH_SIZE);
 	w->batch_timeout_ms =
 		(int)cfg_ms(cfg, CFG_OTPFLOW_WORKER_BATCH_TIMEOUT);
@@ -159,6 +213,7 @@ int worker_new(const struct cfg *cfg, struct events *ev, void **state,
 		.avatar_url = w->avatar_url,
 		.cooldown_ms = cfg_ms(cfg, CFG_OTPFLOW_OTP_COOLDOWN),
 		.max_per_hour = cfg_int(cfg, CFG_OTPFLOW_OTP_MAX_PER_HOUR),
+		.ttl_ms = cfg_ms(cfg, CFG_OTPFLOW_OTP_TTL),
 	};
 	if (seal_keys_public(&w->keys,
 			     cfg_str(cfg, CFG_OTPFLOW_SEAL_PUBLIC_KEY), errstr,
@@ -293,14 +348,19 @@ out:
 bool worker_ready(void *arg, char *why, size_t why_size)
 {
 	struct worker *w = arg;
-	bool pg = pg_session_ready(&w->pg), kafka = atomic_load(&w->kafka_ok);
+	bool pg = pg_session_ready(&w->pg), kafka = atomic_load(&w->kafka_ok),
+	     registry = atomic_load(&w->registry_ok);
 
-	if (!pg || !kafka)
-		snprintf(why, why_size, "%s%s%s",
-			 pg ? "" : "postgres unavailable",
-			 !pg && !kafka ? ", " : "",
-			 kafka ? "" : "kafka not confirming");
-	return pg && kafka;
+	snprintf(why, why_size, "%s%s%s%s%s",
+		 pg ? "" : "postgres unavailable or failing",
+		 !pg && (!kafka || !registry) ? ", " : "",
+		 kafka ? "" : "kafka not confirming",
+		 !kafka && !registry ? ", " : "",
+		 registry ? "" : "schema registry unavailable");
+	if (!(pg && kafka && registry))
+		return false;
+	why[0] = '\0';
+	return true;
 }
 
 void worker_free(void *state)
