@@ -45,6 +45,7 @@ struct worker_stats {
 	struct metric *failed; /* requests that could not be stored */
 	struct metric *dead_letters; /* by enum deadletter_reason */
 	struct metric *holds; /* retries of a held batch, by enum worker_hold */
+	struct metric *pruned; /* ledger rows pruned */
 };
 
 struct worker {
@@ -64,6 +65,7 @@ struct worker {
 	const char *crash_point; /* OTPFLOW_TEST_CRASH_POINT, tests only */
 	atomic_bool kafka_ok; /* the producer confirms (for /readyz) */
 	atomic_bool registry_ok; /* writer schemas can be fetched */
+	long long last_prune_ms; /* monotonic */
 };
 
 /*

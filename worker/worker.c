@@ -1,7 +1,8 @@
 /*
  * The worker's life cycle and loop: it owns the state (engine.h), builds
  * the clients, runs the loop that moves batches through their steps
- * (batch.c, outbox.c, deadletter.c) and answers /readyz. The order of effects per batch is the delivery guarantee:
+ * (batch.c, outbox.c, deadletter.c), prunes the ledger and answers
+ * /readyz. The order of effects per batch is the delivery guarantee:
  *
  *   1. decode (a malformed record is set aside for the dead-letter topic;
  *      one whose writer schema cannot be fetched now holds the batch)
@@ -43,6 +44,7 @@
 #include "daemon.h"
 #include "engine.h"
 #include "kafka.h"
+#include "ledger.h"
 #include "log.h"
 #include "migrate.h"
 #include "outbox.h"
@@ -50,6 +52,8 @@
 
 #define GROUP "otpflow-worker"
 #define OUTBOX_SWEEP_MS 30000 /* age and period of the outbox sweep */
+#define PRUNE_PERIOD_MS 10000 /* ledger pruning, between batches */
+#define PRUNE_ROUNDS 10 /* batches of LEDGER_PRUNE_BATCH per table and turn */
 #define CLOSE_TIMEOUT_MS 5000 /* consumer close, producer flush */
 /* md5("") — Nhost hashes the e-mail, which an SMS sign-up does not have. */
 #define GRAVATAR_EMPTY_MD5 "d41d8cd98f00b204e9800998ecf8427e"
@@ -138,6 +142,10 @@ static void stats_init(struct worker *w, struct worker_stats *stats)
 		"otpflow_worker_hold_retries_total",
 		"Retries of a held batch (offsets not moving), by cause.",
 		"cause", hold_labels);
+	stats->pruned = metrics_counter(
+		"otpflow_worker_ledger_pruned_total",
+		"Ledger rows older than OTPFLOW_LEDGER_RETENTION deleted.",
+		NULL, NULL);
 	metrics_gauge_func("otpflow_worker_holding",
 			   "1 while the worker holds a batch because "
 			   "Postgres, Kafka or the schema registry fails.",
@@ -254,6 +262,44 @@ fail:
 }
 
 /*
+ * Deletes the ledger rows older than OTPFLOW_LEDGER_RETENTION, a few small
+ * batches per table and turn (the next turn goes on). A failure is only
+ * logged: pruning can wait, the next batch finds out about Postgres.
+ */
+static void prune_ledger(struct worker *w)
+{
+	static const struct {
+		const char *table, *column;
+	} ledgers[] = {
+		{ "otpflow.processed_requests", "processed_at" },
+		{ "otpflow.otp_issuance", "issued_at" },
+	};
+	long long retention = cfg_ms(w->cfg, CFG_OTPFLOW_LEDGER_RETENTION);
+
+	w->last_prune_ms = clock_mono_ms();
+	if (!pg_session_connect(&w->pg))
+		return;
+	for (size_t i = 0; i < sizeof(ledgers) / sizeof(*ledgers); i++) {
+		for (int round = 0; round < PRUNE_ROUNDS; round++) {
+			char errstr[512];
+			long long n = 0;
+			enum pg_class cls = ledger_prune(
+				w->pg.conn, ledgers[i].table, ledgers[i].column,
+				retention, &n, errstr, sizeof(errstr));
+
+			if (cls != PG_OK) {
+				pg_session_failed(&w->pg, cls, "ledger prune",
+						  errstr);
+				return;
+			}
+			metrics_inc(w->stats.pruned, 0, (uint64_t)n);
+			if (n < LEDGER_PRUNE_BATCH)
+				break;
+		}
+	}
+}
+
+/*
  * Commits the batch whose codes are ready, if any, while the next one's
  * are hashed; false on a stop signal or a fatal error (*rc set).
  */
@@ -331,6 +377,8 @@ int worker_run(void *state)
 			break;
 		}
 		ready = next;
+		if (clock_mono_ms() - w->last_prune_ms >= PRUNE_PERIOD_MS)
+			prune_ledger(w);
 		if (clock_wall_ms() - last_sweep > OUTBOX_SWEEP_MS) {
 			if (!finish_ready(&ready, &rc) ||
 			    !outbox_drain(w, OUTBOX_SWEEP_MS))

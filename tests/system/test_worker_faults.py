@@ -420,3 +420,39 @@ def test_code_is_stamped_when_its_transaction_commits(
         lock_held_past_the_ttl_s=3.0, code_lifetime_s=2.0,
         issued_after_the_lock_was_released="yes",
         row_and_event_expiry_agree="yes")
+
+
+# --- Ledger pruning -------------------------------------------------------
+
+def test_ledger_is_pruned_in_small_batches(stack, topics, fresh_db,
+                                           otpflowctl, start_worker):
+    """Rows of processed_requests and otp_issuance older than
+    OTPFLOW_LEDGER_RETENTION (default 14 days) are deleted, a batch at a
+    time; younger ones stay. v1 kept them forever."""
+    migrated(otpflowctl, fresh_db)
+    old, young = 2500, 10
+    with psycopg2.connect(fresh_db) as conn, conn.cursor() as cur:
+        for age, n in (("15 days", old), ("13 days", young)):
+            cur.execute(
+                "INSERT INTO otpflow.processed_requests (request_id, "
+                "processed_at, outcome) SELECT gen_random_uuid(), "
+                "now() - %s::interval, 'created' FROM generate_series(1, %s)",
+                (age, n))
+            cur.execute(
+                "INSERT INTO otpflow.otp_issuance (otp_id, user_id, "
+                "phone_number, request_id, issued_at, expires_at) "
+                "SELECT gen_random_uuid(), gen_random_uuid(), '+1415', "
+                "gen_random_uuid(), now() - %s::interval, now() - "
+                "%s::interval FROM generate_series(1, %s)", (age, age, n))
+    conn.close()
+    worker = start_worker(fresh_db)
+    wait_for(lambda: query(fresh_db, "SELECT (SELECT count(*) FROM "
+                           "otpflow.processed_requests) + (SELECT count(*) "
+                           "FROM otpflow.otp_issuance)")[0][0] == 2 * young,
+             60, "old ledger rows pruned")
+    assert metrics(worker)["otpflow_worker_ledger_pruned_total"] == 2 * old
+    results_md.record("R-prune", "ledger rows older than the retention",
+                      "test_ledger_is_pruned_in_small_batches",
+                      rows_older_than_retention=2 * old,
+                      rows_younger=2 * young, pruned=2 * old,
+                      kept=2 * young, batch_size=1000)
