@@ -374,8 +374,11 @@ def test_data_error_is_dead_lettered_and_replayed(stack, topics, fresh_db,
     retried alone (class 23: "editor" passes ingest's checks but is not in
     auth.roles) goes to the signup dead-letter topic with the request, the
     error, the SQLSTATE and its coordinates; the other request of the
-    batch is stored. v1 dropped it with a log line only."""
+    batch is stored. Once the role exists, `otpflowctl replay --topic`
+    submits it again: the user is created and gets one code; a second
+    replay creates nothing. v1 dropped it with a log line only."""
     migrated(otpflowctl, fresh_db)
+    env = {**topics, "OTPFLOW_DATABASE_URL": fresh_db}
     url = start_ingest(AUTH_USER_DEFAULT_ALLOWED_ROLES="me,editor")
     signup(url, "+14155550109", allowedRoles=["me", "editor"],
            defaultRole="me")
@@ -399,6 +402,31 @@ def test_data_error_is_dead_lettered_and_replayed(stack, topics, fresh_db,
         dl["request"]["request_id"]
     assert "request cannot be stored; dead-lettered" in worker.output()
     assert len(otp_events(stack, topics)) == 1
+
+    def replay(*args):
+        proc = otpflowctl("replay", "--topic",
+                          topics["OTPFLOW_TOPIC_SIGNUP_DEAD_LETTER"], *args,
+                          env=env, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout
+
+    assert "would resubmit" in replay("--dry-run")
+    query(fresh_db, "INSERT INTO auth.roles (role) VALUES ('editor')")
+    out = replay("--reason", "UNSTORABLE")
+    assert "1 resubmitted" in out, out
+    wait_processed(fresh_db, 3)
+    assert sorted(query(fresh_db, "SELECT phone_number FROM auth.users")) \
+        == [("+14155550109",), ("+14155550110",)]
+    wait_for(lambda: len(otp_events(stack, topics)) == 2, 60, "OtpIssued")
+    again = replay()
+    assert "1 already resubmitted" in again and "0 resubmitted" in again
+    assert query(fresh_db, "SELECT count(*) FROM auth.users")[0][0] == 2
+    assert len(otp_events(stack, topics)) == 2
+    results_md.record("R-dlt-unstorable",
+                      "data error (23503) repeated alone, then replayed",
+                      "test_data_error_is_dead_lettered_and_replayed",
+                      requests=2, stored=1, dead_lettered_unstorable=1,
+                      created_by_replay=1, created_by_second_replay=0)
 
 
 def reissue(stack, topics, phone):

@@ -5,6 +5,7 @@
 #ifndef OTPFLOW_CTL_H
 #define OTPFLOW_CTL_H
 
+#include <librdkafka/rdkafka.h>
 #include <stdbool.h>
 
 #include "config.h"
@@ -34,5 +35,20 @@ int ctl_no_args(const char *cmd, int argc, char **argv);
  * every problem printed (cfg freed already): exit with CTL_USAGE.
  */
 int ctl_config_load(struct cfg *cfg, const char *cmd, bool need_db);
+
+/*
+ * Called for each record read (rkm borrowed), and with NULL while waiting
+ * for more, so that the caller can serve its own producer.
+ */
+typedef void (*ctl_record_fn)(void *arg, const rd_kafka_message_t *rkm);
+
+/*
+ * Reads topic with consumer (assigned here, no group offsets used) from
+ * the start of each partition up to the end offsets it has now, calling fn
+ * for each record; stops early on a stop signal. A topic that does not
+ * exist has no records. 0, or -1 with errstr.
+ */
+int ctl_read_topic(rd_kafka_t *consumer, const char *topic, ctl_record_fn fn,
+		   void *arg, char *errstr, size_t errstr_size);
 
 #endif

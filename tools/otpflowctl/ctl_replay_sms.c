@@ -1,0 +1,136 @@
+/*
+ * Replaying SmsDeadLetter records (cannot-send-sms): for every dead letter
+ * that passes the filters
+ *
+ *   - its code was sent since (sms_deliveries says 'sent')  -> nothing
+ *   - still valid >= OTPFLOW_REPLAY_MIN_VALIDITY             -> the same
+ *     OtpIssued again on sms-otp (the sender dedups by otp_id)
+ *   - otherwise                                               -> a REISSUE
+ *     request on signup-requests, so the worker issues a fresh code; a
+ *     stale code is never re-sent
+ *
+ * The REISSUE's request_id is derived from the otp_id, so the worker's
+ * dedup makes a second replay of the same range a no-op.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "ctl_replay.h"
+
+/* Publishes the dead letter's OtpIssued again; the action done. */
+static const char *resend(struct replay *r, json_t *otp, const char *phone,
+			  const char *tp, const char *where, int count)
+{
+	char errstr[256];
+	void *value = NULL;
+	size_t len = 0;
+	const char *action = "resend";
+
+	if (r->o.dry_run)
+		return action;
+	if (events_encode(r->ev, EVENTS_OTP_ISSUED, otp, &value, &len, errstr,
+			  sizeof(errstr)) ||
+	    replay_publish(
+		    r, cfg_str(r->cfg, CFG_OTPFLOW_TOPIC_SMS_OTP), phone, value,
+		    len, json_string_value(json_object_get(otp, "request_id")),
+		    tp, where, count))
+		action = "failed";
+	free(value);
+	return action;
+}
+
+/* Publishes a REISSUE request for the dead letter's number; the action. */
+static const char *reissue(struct replay *r, json_t *otp, const char *otp_id,
+			   const char *phone, const char *tp, const char *where,
+			   int count)
+{
+	char request_id[IDS_UUID_SIZE], errstr[256];
+	const char *action = "reissue";
+	json_t *req;
+	void *value = NULL;
+	size_t len = 0;
+
+	replay_derived_id(otp_id, "reissue", request_id);
+	if (replay_exists(r->pg,
+			  "SELECT 1 FROM otpflow.processed_requests "
+			  "WHERE request_id = $1::uuid",
+			  request_id) == 1)
+		return "already reissued";
+	if (r->o.dry_run)
+		return action;
+	req = json_pack("{s:s,s:I,s:s,s:s,s:O,s:s,s:[],s:s,s:s,"
+			"s:n,s:s,s:s}",
+			"request_id", request_id, "received_at",
+			(json_int_t)clock_wall_ms(), "phone_number", phone,
+			"display_name", phone, "locale",
+			json_object_get(otp, "locale"), "default_role", "",
+			"allowed_roles", "metadata_json", "null", "redirect_to",
+			"", "client_ip", "kind", "REISSUE", "replay_of",
+			otp_id);
+	if (!req ||
+	    events_encode(r->ev, EVENTS_SIGNUP_REQUESTED, req, &value, &len,
+			  errstr, sizeof(errstr)) ||
+	    replay_publish(r,
+			   cfg_str(r->cfg, CFG_OTPFLOW_TOPIC_SIGNUP_REQUESTS),
+			   phone, value, len, request_id, tp, where, count))
+		action = "failed";
+	free(value);
+	json_decref(req);
+	return action;
+}
+
+void replay_sms(struct replay *r, const rd_kafka_message_t *rkm)
+{
+	json_t *dl = NULL, *otp;
+	char errstr[256], where[128], tp[IDS_TRACEPARENT_SIZE];
+	const char *otp_id, *phone, *action;
+	long long last_attempt, expires;
+	int count;
+
+	r->n.scanned++;
+	if (events_decode(r->ev, EVENTS_SMS_DEAD_LETTER, rkm->payload, rkm->len,
+			  &dl, errstr, sizeof(errstr)) ||
+	    !json_is_object(otp = json_object_get(dl, "otp"))) {
+		r->n.undecodable++; /* nothing to replay without the code */
+		goto out;
+	}
+	otp_id = json_string_value(json_object_get(otp, "otp_id"));
+	phone = json_string_value(json_object_get(otp, "phone_number"));
+	last_attempt =
+		json_integer_value(json_object_get(dl, "last_attempt_at"));
+	expires = json_integer_value(json_object_get(otp, "expires_at"));
+	if ((r->o.since_ms && last_attempt < r->o.since_ms) ||
+	    (r->o.until_ms && last_attempt > r->o.until_ms) ||
+	    (r->o.reason &&
+	     strcmp(json_string_value(json_object_get(dl, "reason")),
+		    r->o.reason) != 0) ||
+	    !replay_phone_matches(r, phone))
+		goto out;
+	if (r->o.limit >= 0 && r->n.matched >= r->o.limit)
+		goto out;
+	r->n.matched++;
+	replay_context(rkm, where, sizeof(where), &count, tp);
+
+	if (replay_exists(r->pg,
+			  "SELECT 1 FROM otpflow.sms_deliveries "
+			  "WHERE otp_id = $1::uuid AND status = 'sent'",
+			  otp_id) == 1) {
+		action = "already sent";
+		r->n.already_sent++;
+	} else if (expires - clock_wall_ms() >=
+		   cfg_ms(r->cfg, CFG_OTPFLOW_REPLAY_MIN_VALIDITY)) {
+		action = resend(r, otp, phone, tp, where, count);
+		r->n.resent += strcmp(action, "resend") == 0;
+	} else {
+		action = reissue(r, otp, otp_id, phone, tp, where, count);
+		r->n.reissued += strcmp(action, "reissue") == 0;
+		r->n.already_reissued += strcmp(action, "already reissued") ==
+					 0;
+	}
+	replay_report(r, action, "otp_id", otp_id, phone,
+		      json_string_value(json_object_get(dl, "reason")));
+out:
+	json_decref(dl);
+}
