@@ -80,9 +80,35 @@ int replay_exists(PGconn *conn, const char *sql, const char *param)
 	return rc;
 }
 
-bool replay_phone_matches(const struct replay *r, const char *phone)
+bool replay_matches(struct replay *r, long long at_ms, const char *reason,
+		    const char *phone)
 {
-	return !r->o.phone[0] || (phone && strcmp(phone, r->o.phone) == 0);
+	if ((r->o.since_ms && at_ms < r->o.since_ms) ||
+	    (r->o.until_ms && at_ms > r->o.until_ms) ||
+	    (r->o.reason && (!reason || strcmp(reason, r->o.reason) != 0)) ||
+	    (r->o.phone[0] && (!phone || strcmp(phone, r->o.phone) != 0)) ||
+	    (r->o.limit >= 0 && r->n.matched >= r->o.limit))
+		return false;
+	r->n.matched++;
+	return true;
+}
+
+int replay_submit(struct replay *r, const json_t *request,
+		  const char *request_id, const char *phone, const char *tp,
+		  const char *where, int count)
+{
+	char errstr[256];
+	void *value = NULL;
+	size_t len = 0;
+	int rc = -1;
+
+	if (events_encode(r->ev, EVENTS_SIGNUP_REQUESTED, request, &value, &len,
+			  errstr, sizeof(errstr)) == 0)
+		rc = replay_publish(
+			r, cfg_str(r->cfg, CFG_OTPFLOW_TOPIC_SIGNUP_REQUESTS),
+			phone, value, len, request_id, tp, where, count);
+	free(value);
+	return rc;
 }
 
 void replay_context(const rd_kafka_message_t *rkm, char *where,

@@ -69,8 +69,22 @@ void replay_derived_id(const char *id, const char *purpose,
 /* Whether a query with one text parameter returns a row; -1 on error. */
 int replay_exists(PGconn *conn, const char *sql, const char *param);
 
-/* Whether phone passes --phone (a NULL phone passes only without it). */
-bool replay_phone_matches(const struct replay *r, const char *phone);
+/*
+ * Whether a dead letter dead-lettered at at_ms, with reason and phone,
+ * passes the filters (--since, --until, --reason, --phone) and --limit;
+ * counts it as matched if so. A NULL phone passes only without --phone.
+ */
+bool replay_matches(struct replay *r, long long at_ms, const char *reason,
+		    const char *phone);
+
+/*
+ * Encodes request (a SignupRequested) and publishes it to signup-requests
+ * under request_id, with the replay headers. 0, or -1 (counted as failed
+ * when it could not be queued).
+ */
+int replay_submit(struct replay *r, const json_t *request,
+		  const char *request_id, const char *phone, const char *tp,
+		  const char *where, int count);
 
 /* Prints the line of one dead letter and honours --rate. */
 void replay_report(struct replay *r, const char *action, const char *id_name,

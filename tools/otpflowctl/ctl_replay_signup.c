@@ -20,10 +20,7 @@ static const char *resubmit(struct replay *r, const json_t *request,
 			    const char *tp, const char *where, int count)
 {
 	const char *action = "resubmit";
-	char errstr[256];
 	json_t *copy;
-	void *value = NULL;
-	size_t len = 0;
 
 	if (r->o.dry_run)
 		return action;
@@ -32,13 +29,8 @@ static const char *resubmit(struct replay *r, const json_t *request,
 	    json_object_set(copy, "replay_of",
 			    json_object_get(request, "request_id")) ||
 	    json_object_set_new(copy, "request_id", json_string(request_id)) ||
-	    events_encode(r->ev, EVENTS_SIGNUP_REQUESTED, copy, &value, &len,
-			  errstr, sizeof(errstr)) ||
-	    replay_publish(r,
-			   cfg_str(r->cfg, CFG_OTPFLOW_TOPIC_SIGNUP_REQUESTS),
-			   phone, value, len, request_id, tp, where, count))
+	    replay_submit(r, copy, request_id, phone, tp, where, count))
 		action = "failed";
-	free(value);
 	json_decref(copy);
 	return action;
 }
@@ -67,16 +59,10 @@ void replay_signup(struct replay *r, const rd_kafka_message_t *rkm)
 				json_object_get(request, "phone_number")) :
 			key;
 	at = json_integer_value(json_object_get(dl, "dead_lettered_at"));
-	if ((r->o.since_ms && at < r->o.since_ms) ||
-	    (r->o.until_ms && at > r->o.until_ms) ||
-	    (r->o.reason &&
-	     strcmp(json_string_value(json_object_get(dl, "reason")),
-		    r->o.reason) != 0) ||
-	    !replay_phone_matches(r, phone))
+	if (!replay_matches(r, at,
+			    json_string_value(json_object_get(dl, "reason")),
+			    phone))
 		goto out;
-	if (r->o.limit >= 0 && r->n.matched >= r->o.limit)
-		goto out;
-	r->n.matched++;
 	replay_context(rkm, where, sizeof(where), &count, tp);
 	if (!json_is_object(request)) {
 		r->n.not_replayable++;

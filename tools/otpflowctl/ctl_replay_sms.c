@@ -46,11 +46,9 @@ static const char *reissue(struct replay *r, json_t *otp, const char *otp_id,
 			   const char *phone, const char *tp, const char *where,
 			   int count)
 {
-	char request_id[IDS_UUID_SIZE], errstr[256];
+	char request_id[IDS_UUID_SIZE];
 	const char *action = "reissue";
 	json_t *req;
-	void *value = NULL;
-	size_t len = 0;
 
 	replay_derived_id(otp_id, "reissue", request_id);
 	if (replay_exists(r->pg,
@@ -69,14 +67,8 @@ static const char *reissue(struct replay *r, json_t *otp, const char *otp_id,
 			"allowed_roles", "metadata_json", "null", "redirect_to",
 			"", "client_ip", "kind", "REISSUE", "replay_of",
 			otp_id);
-	if (!req ||
-	    events_encode(r->ev, EVENTS_SIGNUP_REQUESTED, req, &value, &len,
-			  errstr, sizeof(errstr)) ||
-	    replay_publish(r,
-			   cfg_str(r->cfg, CFG_OTPFLOW_TOPIC_SIGNUP_REQUESTS),
-			   phone, value, len, request_id, tp, where, count))
+	if (!req || replay_submit(r, req, request_id, phone, tp, where, count))
 		action = "failed";
-	free(value);
 	json_decref(req);
 	return action;
 }
@@ -101,16 +93,10 @@ void replay_sms(struct replay *r, const rd_kafka_message_t *rkm)
 	last_attempt =
 		json_integer_value(json_object_get(dl, "last_attempt_at"));
 	expires = json_integer_value(json_object_get(otp, "expires_at"));
-	if ((r->o.since_ms && last_attempt < r->o.since_ms) ||
-	    (r->o.until_ms && last_attempt > r->o.until_ms) ||
-	    (r->o.reason &&
-	     strcmp(json_string_value(json_object_get(dl, "reason")),
-		    r->o.reason) != 0) ||
-	    !replay_phone_matches(r, phone))
+	if (!replay_matches(r, last_attempt,
+			    json_string_value(json_object_get(dl, "reason")),
+			    phone))
 		goto out;
-	if (r->o.limit >= 0 && r->n.matched >= r->o.limit)
-		goto out;
-	r->n.matched++;
 	replay_context(rkm, where, sizeof(where), &count, tp);
 
 	if (replay_exists(r->pg,
