@@ -3,7 +3,7 @@
 # schemas/previous/ (events_avsc_previous, NULL-terminated), so binaries need
 # no schema files at run time. Invoked at build time:
 # cmake -DSRC=<schemas dir> -DOUT=<file> -P this.
-set(names SignupRequested OtpIssued SmsSent SmsDeadLetter)
+set(names SignupRequested OtpIssued SmsSent SmsDeadLetter SignupDeadLetter)
 set(body "/* Generated from the files in schemas/ by cmake/embed_schemas.cmake. */\n")
 string(APPEND body "#include \"events.h\"\n\nconst char *const events_avsc[EVENTS__COUNT] = {\n")
 foreach(name ${names})

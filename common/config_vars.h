@@ -44,6 +44,10 @@
 	  "Topic of SmsSent events (sender -> observers).")                    \
 	X(OTPFLOW_TOPIC_DEAD_LETTER, STR, "cannot-send-sms", CFG_TOPICS, 0, 0,   \
 	  "Dead-letter topic of SmsDeadLetter events (sender -> operators).")  \
+	X(OTPFLOW_TOPIC_SIGNUP_DEAD_LETTER, STR, "signup-requests-dlt",        \
+	  CFG_TOPICS, 0, 0,                                                    \
+	  "Dead-letter topic of SignupDeadLetter events: requests the worker " \
+	  "could not store or decode (worker -> operators, replay).")          \
 	X(OTPFLOW_SCHEMA_REGISTRY_URL, STR, "", CFG_ALL, 0, 0,                 \
 	  "Confluent-compatible schema registry. Empty: use the fixed schema " \
 	  "ids declared in schemas/.")                                         \
@@ -53,6 +57,12 @@
 	  CFG_SECRET,                                                          \
 	  "Postgres connection: libpq conninfo or URI (TLS via sslmode); "     \
 	  "otpflowctl needs it for migrate, replay and stats.")                \
+	X(OTPFLOW_LEDGER_RETENTION, DURATION, "336h", CFG_WORKER | CFG_SENDER, \
+	  0, 0,                                                                \
+	  "How long the ledger tables keep a row (the worker's "               \
+	  "processed_requests and otp_issuance, the sender's deliveries): "    \
+	  "older rows are pruned in small batches. Keep it longer than any "   \
+	  "topic's retention, so that a redelivered record is still known.")   \
 	X(OTPFLOW_DATA_DIR, STR, NULL, CFG_WORKER | CFG_SENDER | CFG_CTL, 0, 0, \
 	  "Folder holding sql/ and templates/ (default: share/otpflow under "  \
 	  "the install prefix, or the source tree for an uninstalled build).") \
@@ -245,6 +255,7 @@
  */
 #define OTPFLOW_CONFIG_RANGES(R)                                               \
 	R(OTPFLOW_SCHEMA_REGISTRY_TIMEOUT, 100, 60000)                         \
+	R(OTPFLOW_LEDGER_RETENTION, 1000, 315360000000LL)                      \
 	R(OTPFLOW_MAX_BODY_BYTES, 16, 16777216)                                \
 	R(OTPFLOW_ACCEPT_TIMEOUT_MS, 100, 600000)                              \
 	R(OTPFLOW_CONNECTION_TIMEOUT, 0, 3600000)                              \

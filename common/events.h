@@ -22,8 +22,17 @@ enum events_type {
 	EVENTS_OTP_ISSUED,
 	EVENTS_SMS_SENT,
 	EVENTS_SMS_DEAD_LETTER,
+	EVENTS_SIGNUP_DEAD_LETTER,
 	EVENTS__COUNT
 };
+
+/*
+ * events_decode's result for a record that cannot be decoded now but is
+ * not shown to be malformed: its writer schema must be fetched from the
+ * schema registry, which is unreachable, times out or answers 5xx. The
+ * caller waits and tries again; it must not dead-letter the record.
+ */
+#define EVENTS_RETRY_LATER (-2)
 
 /* Schema texts, generated at build time from schemas/ (static storage). */
 extern const char *const events_avsc[EVENTS__COUNT];
@@ -81,9 +90,11 @@ int events_encode_raw(const char *schema_json, const json_t *obj, void **out,
 
 /*
  * Decodes a framed record of the given type (any compatible writer schema
- * version). On success *out is a new reference owned by the caller.
- * Malformed input returns -1 with a reason in errstr; never crashes.
- * Thread-safe.
+ * version). On success (0) *out is a new reference owned by the caller.
+ * Malformed input returns -1 with a reason in errstr; never crashes. A
+ * writer schema that cannot be fetched now returns EVENTS_RETRY_LATER
+ * (errstr says why). Writer schemas of other versions are cached (the
+ * least recently used one is evicted when the cache is full). Thread-safe.
  */
 int events_decode(struct events *ev, enum events_type type, const void *data,
 		  size_t len, json_t **out, char *errstr, size_t errstr_size);

@@ -64,6 +64,19 @@ void hdr_add_ms(rd_kafka_headers_t *hdrs, const char *name, int64_t n)
 	rd_kafka_header_add(hdrs, name, -1, text, -1);
 }
 
+void hdr_add_dlt(rd_kafka_headers_t *hdrs, const char *topic, int32_t partition,
+		 int64_t offset, const char *message)
+{
+	unsigned char b4[4], b8[8];
+
+	rd_kafka_header_add(hdrs, HDR_DLT_TOPIC, -1, topic, -1);
+	rd_kafka_header_add(hdrs, HDR_DLT_PARTITION, -1, b4,
+			    (ssize_t)hdr_int32(partition, b4));
+	rd_kafka_header_add(hdrs, HDR_DLT_OFFSET, -1, b8,
+			    (ssize_t)hdr_int64(offset, b8));
+	rd_kafka_header_add(hdrs, HDR_DLT_MESSAGE, -1, message, -1);
+}
+
 size_t hdr_int32(int32_t v, unsigned char out[4])
 {
 	uint32_t u = (uint32_t)v;

@@ -56,6 +56,13 @@ void hdr_add_str(rd_kafka_headers_t *hdrs, const char *name, const char *value);
 /* Adds a header of decimal text for n (the form hdr_ms reads). */
 void hdr_add_ms(rd_kafka_headers_t *hdrs, const char *name, int64_t n);
 
+/*
+ * Adds the dead-letter headers of a record consumed at topic/partition/
+ * offset (Spring's names and binary encodings) and the error text.
+ */
+void hdr_add_dlt(rd_kafka_headers_t *hdrs, const char *topic, int32_t partition,
+		 int64_t offset, const char *message);
+
 /* Spring encodings. Encoders return the bytes written. */
 size_t hdr_int32(int32_t v, unsigned char out[4]);
 size_t hdr_int64(int64_t v, unsigned char out[8]);

@@ -1,7 +1,8 @@
 /*
- * Postgres plumbing. Classification is by SQLSTATE class: 40001/40P01 are
- * worth rerunning, class 08 and the 57P0x shutdown codes mean the server
- * or connection went away, everything else is final.
+ * Postgres plumbing. Classification is by SQLSTATE (pg.h): 40001/40P01 are
+ * worth rerunning at once; class 08, the 57P0x shutdown codes and 25006
+ * (read-only: the server became a standby) mean reconnecting; classes 22
+ * and 23 may be the data's fault; everything else is waited out.
  */
 #include "pg.h"
 
@@ -54,12 +55,22 @@ enum pg_class pg_classify(PGconn *conn, const PGresult *res)
 	state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 	if (!state)
 		return PG_RETRY_CONN;
+	return pg_classify_sqlstate(state);
+}
+
+enum pg_class pg_classify_sqlstate(const char *state)
+{
+	if (!state || strlen(state) != 5)
+		return PG_RETRY_LATER;
 	if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0)
 		return PG_RETRY_TXN;
 	if (strncmp(state, "08", 2) == 0 || strcmp(state, "57P01") == 0 ||
-	    strcmp(state, "57P02") == 0 || strcmp(state, "57P03") == 0)
+	    strcmp(state, "57P02") == 0 || strcmp(state, "57P03") == 0 ||
+	    strcmp(state, "25006") == 0)
 		return PG_RETRY_CONN;
-	return PG_FAILED;
+	if (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0)
+		return PG_DATA;
+	return PG_RETRY_LATER;
 }
 
 enum pg_class pg_exec_params(PGconn *conn, const char *sql, int n,
@@ -118,10 +129,10 @@ bool pg_session_connect(struct pg_session *s)
 {
 	char errstr[512];
 
-	if (s->conn && PQstatus(s->conn) == CONNECTION_OK)
-		return true;
 	if (clock_mono_ms() < s->retry_at)
 		return false;
+	if (s->conn && PQstatus(s->conn) == CONNECTION_OK)
+		return true;
 	pg_session_close(s);
 	s->conn = pg_connect(s->url, s->app, errstr, sizeof(errstr));
 	if (!s->conn) {
@@ -151,12 +162,20 @@ bool pg_session_wait(struct pg_session *s)
 void pg_session_failed(struct pg_session *s, enum pg_class cls,
 		       const char *what, const char *errstr)
 {
-	LOG(cls == PG_FAILED ? LOG_ERROR : LOG_WARN, "postgres failure", "step",
+	LOG(cls == PG_DATA ? LOG_ERROR : LOG_WARN, "postgres failure", "step",
 	    what, "error", errstr);
 	if (cls == PG_RETRY_CONN)
 		pg_session_close(s);
 	atomic_store(&s->ok, false);
 	backoff(s);
+}
+
+void pg_session_succeeded(struct pg_session *s)
+{
+	if (!atomic_exchange(&s->ok, true))
+		LOG(LOG_INFO, "postgres usable again");
+	s->backoff_ms = BACKOFF_FIRST_MS;
+	s->retry_at = 0;
 }
 
 enum pg_class pg_session_exec(struct pg_session *s, const char *sql, int n,
@@ -177,9 +196,7 @@ enum pg_class pg_session_exec(struct pg_session *s, const char *sql, int n,
 		pg_session_failed(s, cls, "statement", errstr);
 		return cls;
 	}
-	if (!atomic_exchange(&s->ok, true))
-		LOG(LOG_INFO, "postgres usable again");
-	s->backoff_ms = BACKOFF_FIRST_MS;
+	pg_session_succeeded(s);
 	return PG_OK;
 }
 
@@ -198,7 +215,7 @@ void pg_session_close(struct pg_session *s)
 enum pg_class pg_txn_run(PGconn *conn, pg_txn_fn fn, void *arg,
 			 int max_attempts, char *errstr, size_t errstr_size)
 {
-	enum pg_class cls = PG_FAILED;
+	enum pg_class cls = PG_RETRY_TXN;
 
 	for (int attempt = 0; attempt < max_attempts; attempt++) {
 		char ignored[256];

@@ -14,11 +14,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/*
+ * What to do about a Postgres failure (docs/api.md §3, failure policy):
+ * only PG_DATA can be the data's fault, and only once it repeats for one
+ * request alone; every other failure is waited out, never dropped.
+ */
 enum pg_class {
 	PG_OK,
-	PG_RETRY_TXN, /* serialization failure / deadlock: rerun the txn */
-	PG_RETRY_CONN, /* connection lost or server unavailable: reconnect */
-	PG_FAILED, /* anything else: a bug or bad data, do not retry */
+	PG_RETRY_TXN, /* serialization failure / deadlock: rerun the txn now */
+	PG_RETRY_CONN, /* connection lost, server going away or read-only (a
+			* failover): reconnect with backoff, then retry */
+	PG_RETRY_LATER, /* the server answers but cannot do it now (statement or
+			 * lock timeout, resources, system or internal error,
+			 * permissions, an unknown code, a client-side failure):
+			 * back off and retry on the same connection */
+	PG_DATA, /* SQLSTATE class 22 (data exception) or 23 (integrity
+		  * constraint): maybe this data's fault */
 };
 
 /*
@@ -31,6 +42,9 @@ PGconn *pg_connect(const char *url, const char *app, char *errstr,
 
 /* Classifies a result (NULL res: connection-level failure). */
 enum pg_class pg_classify(PGconn *conn, const PGresult *res);
+
+/* The class of an error SQLSTATE (five characters; NULL or "": unknown). */
+enum pg_class pg_classify_sqlstate(const char *sqlstate);
 
 /*
  * Runs one statement with n text parameters (params may be NULL when n is
@@ -66,7 +80,8 @@ void pg_session_init(struct pg_session *s, const char *url, const char *app);
 /*
  * Connects if needed, without waiting: true when s->conn is usable now;
  * false while Postgres is unreachable or the backoff after a failure has
- * not passed yet (the next call tries again after it).
+ * not passed yet (the next call tries again after it), even when the
+ * connection itself is still open.
  */
 bool pg_session_connect(struct pg_session *s);
 
@@ -89,10 +104,14 @@ enum pg_class pg_session_exec(struct pg_session *s, const char *sql, int n,
 /*
  * A statement on s->conn failed with class cls: logs it (what: the step),
  * drops the connection on PG_RETRY_CONN, marks the session not ready and
- * sets the backoff before the next attempt.
+ * sets the backoff before the next attempt (pg_session_connect and
+ * pg_session_wait honour it, connected or not).
  */
 void pg_session_failed(struct pg_session *s, enum pg_class cls,
 		       const char *what, const char *errstr);
+
+/* A statement on s->conn worked: ready again, backoff reset. */
+void pg_session_succeeded(struct pg_session *s);
 
 /* True while the last attempt worked (thread-safe, for /readyz). */
 bool pg_session_ready(struct pg_session *s);

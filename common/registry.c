@@ -39,7 +39,12 @@ static size_t on_data(char *p, size_t size, size_t n, void *arg)
 	return add;
 }
 
-/* Performs one request; on 2xx *body is the parsed JSON (caller decrefs). */
+/*
+ * Performs one request; on 2xx *body is the parsed JSON (caller decrefs).
+ * A failure that may pass (no answer, 5xx, 408, 429, a 2xx that is not
+ * JSON, e.g. from a proxy) is REGISTRY_RETRY_LATER; any other answer
+ * REGISTRY_FAILED.
+ */
 static int call(const char *full_url, const char *post_body, long timeout_ms,
 		json_t **body, char *errstr, size_t errstr_size)
 {
@@ -48,11 +53,11 @@ static int call(const char *full_url, const char *post_body, long timeout_ms,
 	struct response r = { 0 };
 	long status = 0;
 	CURLcode cc;
-	int rc = -1;
+	int rc = REGISTRY_RETRY_LATER;
 
 	if (!h) {
 		snprintf(errstr, errstr_size, "curl init failed");
-		return -1;
+		return REGISTRY_RETRY_LATER;
 	}
 	hdrs = curl_slist_append(
 		hdrs, "Content-Type: application/vnd.schemaregistry.v1+json");
@@ -75,6 +80,9 @@ static int call(const char *full_url, const char *post_body, long timeout_ms,
 	if (status < 200 || status > 299) {
 		snprintf(errstr, errstr_size, "HTTP %ld: %.200s", status,
 			 r.buf ? r.buf : "");
+		if (status >= 400 && status < 500 && status != 408 &&
+		    status != 429)
+			rc = REGISTRY_FAILED;
 		goto out;
 	}
 	*body = r.buf ? json_loads(r.buf, 0, NULL) : NULL;
@@ -82,7 +90,7 @@ static int call(const char *full_url, const char *post_body, long timeout_ms,
 		snprintf(errstr, errstr_size, "response is not JSON");
 		goto out;
 	}
-	rc = 0;
+	rc = REGISTRY_OK;
 out:
 	free(r.buf);
 	curl_slist_free_all(hdrs);
@@ -98,21 +106,22 @@ int registry_register(const char *url, const char *subject,
 	json_t *body = NULL;
 	char *req_text = req ? json_dumps(req, JSON_COMPACT) : NULL;
 	char full[1024];
-	int rc = -1;
+	int rc = REGISTRY_RETRY_LATER;
 
 	if (!req_text) {
 		snprintf(errstr, errstr_size, "out of memory");
 		goto out;
 	}
 	snprintf(full, sizeof(full), "%s/subjects/%s/versions", url, subject);
-	if (call(full, req_text, timeout_ms, &body, errstr, errstr_size))
+	rc = call(full, req_text, timeout_ms, &body, errstr, errstr_size);
+	if (rc != REGISTRY_OK)
 		goto out;
 	if (!json_is_integer(json_object_get(body, "id"))) {
 		snprintf(errstr, errstr_size, "response has no id");
+		rc = REGISTRY_FAILED;
 		goto out;
 	}
 	*id = (int32_t)json_integer_value(json_object_get(body, "id"));
-	rc = 0;
 out:
 	json_decref(body);
 	json_decref(req);
@@ -126,18 +135,23 @@ int registry_fetch(const char *url, int32_t id, long timeout_ms,
 	json_t *body = NULL;
 	const char *schema;
 	char full[1024];
-	int rc = -1;
+	int rc;
 
 	snprintf(full, sizeof(full), "%s/schemas/ids/%d", url, (int)id);
-	if (call(full, NULL, timeout_ms, &body, errstr, errstr_size))
+	rc = call(full, NULL, timeout_ms, &body, errstr, errstr_size);
+	if (rc != REGISTRY_OK)
 		goto out;
 	schema = json_string_value(json_object_get(body, "schema"));
 	if (!schema) {
 		snprintf(errstr, errstr_size, "response has no schema");
+		rc = REGISTRY_FAILED;
 		goto out;
 	}
 	*schema_json = strdup(schema);
-	rc = *schema_json ? 0 : -1;
+	if (!*schema_json) {
+		snprintf(errstr, errstr_size, "out of memory");
+		rc = REGISTRY_RETRY_LATER;
+	}
 out:
 	json_decref(body);
 	return rc;

@@ -1,12 +1,14 @@
 /*
  * One batch of signup-requests records as the worker sees it: each decoded
- * request and what the worker decided and produced for it. Shared by the
- * worker loop (worker.c) and the SQL (store.c).
+ * request and what the worker decided and produced for it (shared with the
+ * SQL in store.c), and the stages a batch goes through between the
+ * consumer and the stored offsets (worker.c's order of effects).
  */
 #ifndef OTPFLOW_WORKER_BATCH_H
 #define OTPFLOW_WORKER_BATCH_H
 
 #include <jansson.h>
+#include <librdkafka/rdkafka.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -29,6 +31,7 @@ enum outcome {
 const char *batch_outcome_name(enum outcome o);
 
 struct batch_item {
+	const rd_kafka_message_t *rkm; /* the record (owned by the batch) */
 	json_t *rec; /* owned: the decoded SignupRequested */
 	const char *request_id; /* borrowed from rec */
 	/* The E.164 form (phone_e164, or the normalised phone_number of a
@@ -46,6 +49,8 @@ struct batch_item {
 	char user_id[IDS_UUID_SIZE];
 	char otp_id[IDS_UUID_SIZE];
 	struct hash_job job; /* the code and its bcrypt hash */
+	char *sealed; /* owned: the sealed code, base64 */
+	long long issued_at_ms, expires_at_ms; /* stamped at commit */
 	void *value; /* owned: framed OtpIssued, when one is due */
 	size_t value_len;
 	enum outcome outcome;
@@ -54,5 +59,31 @@ struct batch_item {
 
 /* Frees what an item owns and wipes its code. */
 void batch_item_clear(struct batch_item *it);
+
+struct worker;
+struct batch;
+
+/*
+ * Steps 1-3 up to the start of hashing (decode, dedup, pre-filter, codes
+ * handed to the hash pool): takes over msgs[0..n), destroyed with the
+ * batch (or here on failure). NULL only on a stop or when out of memory.
+ */
+struct batch *batch_prepare(struct worker *w, rd_kafka_message_t **msgs,
+			    size_t n);
+
+/*
+ * Waits for the batch's hashes and encodes the OtpIssued records of new
+ * users; false if a code could not be made.
+ */
+bool batch_finish_codes(struct batch *b);
+
+/*
+ * Steps 4-7: commit, publish, delete the outbox rows, store the offsets.
+ * False only on a stop (or a fatal error).
+ */
+bool batch_finish(struct batch *b);
+
+/* Frees a batch and its messages, wiping its codes. NULL-safe. */
+void batch_free(struct batch *b);
 
 #endif

@@ -4,6 +4,13 @@
  * of round trips: the user rows, roles, issued codes, outbox rows and
  * processed-request records of the new users are one statement of
  * data-modifying CTEs.
+ *
+ * Codes are stamped last: the rows are written with placeholder times
+ * (and the outbox rows without their record), then the transaction reads
+ * the clock, the OtpIssued records are encoded with that time and one
+ * statement sets it everywhere, just before COMMIT. Whatever the
+ * transaction waited for before (a lock, a slow disk), the code's validity
+ * starts when it commits, and the row and the event agree.
  */
 #include "store.h"
 
@@ -13,9 +20,14 @@
 #include <time.h>
 
 #include "headers.h"
+#include "ids.h"
 
 #define ARRAY_MAX (64u << 20) /* bytes per array parameter */
 #define TXN_ATTEMPTS 5
+
+/* SQLSTATE of the last statement run() saw fail (store_commit reports it);
+ * the worker's store runs on one thread, like errno. */
+static _Thread_local char failed_state[6];
 
 /* Runs a statement with text parameters; PG_OK or the failure's class. */
 static enum pg_class run(PGconn *conn, const char *sql, int nparams,
@@ -28,6 +40,8 @@ static enum pg_class run(PGconn *conn, const char *sql, int nparams,
 
 	/* A concurrent worker recorded the same request first: the rerun
 	 * will see it as processed. */
+	if (cls != PG_OK)
+		memcpy(failed_state, state, sizeof(failed_state));
 	if (cls != PG_OK && strcmp(state, "23505") == 0)
 		cls = PG_RETRY_TXN;
 	return cls;
@@ -165,23 +179,22 @@ struct commit_ctx {
 
 /*
  * The per-number limits of a new code for an existing user, as a WHERE
- * fragment: no code for the E.164 number ($7) in the cooldown ($4) before
- * the batch's issue time ($6), fewer than $5 in the hour before it.
+ * fragment: no code for the E.164 number ($5) within the cooldown ($3),
+ * fewer than $4 in the last hour. (Spellings of one number are users of
+ * their own but one destination: the limits are the destination's.)
  */
-#define LIMITS_SQL                                               \
-	"  AND NOT EXISTS (SELECT 1 FROM otpflow.otp_issuance "  \
-	"    WHERE phone_number = $7 "                           \
-	"      AND issued_at > $6::timestamptz - $4::interval) " \
-	"  AND (SELECT count(*) FROM otpflow.otp_issuance "      \
-	"    WHERE phone_number = $7 AND issued_at > "           \
-	"      $6::timestamptz - interval '1 hour') < $5::int "
+#define LIMITS_SQL                                              \
+	"  AND NOT EXISTS (SELECT 1 FROM otpflow.otp_issuance " \
+	"    WHERE phone_number = $5 "                          \
+	"      AND issued_at > now() - $3::interval) "          \
+	"  AND (SELECT count(*) FROM otpflow.otp_issuance "     \
+	"    WHERE phone_number = $5 "                          \
+	"      AND issued_at > now() - interval '1 hour') < $4::int "
 
-/* The text parameters of LIMITS_SQL and the code's expiry ($3). */
-static void limit_params(const struct store_settings *st, char expires[40],
-			 char cooldown[32], char maxh[32], char issued[40])
+/* The text parameters $3 and $4 of LIMITS_SQL. */
+static void limit_params(const struct store_settings *st, char cooldown[32],
+			 char maxh[32])
 {
-	fmt_ts(st->expires_at_ms, expires, 40);
-	fmt_ts(st->issued_at_ms, issued, 40);
 	snprintf(cooldown, 32, "%lld milliseconds", st->cooldown_ms);
 	snprintf(maxh, 32, "%lld", st->max_per_hour);
 }
@@ -191,28 +204,27 @@ static enum pg_class reissue(PGconn *conn, struct batch_item *it,
 			     const struct commit_ctx *c, char *errstr,
 			     size_t errstr_size)
 {
-	char expires[40], cooldown[32], maxh[32], issued[40];
-	const char *params[7] = { it->phone_stored, it->job.hash, expires,
-				  cooldown,	    maxh,	  issued,
-				  it->phone };
+	char cooldown[32], maxh[32];
+	const char *params[5] = { it->phone_stored, it->job.hash, cooldown,
+				  maxh, it->phone };
 	PGresult *res = NULL;
 	enum pg_class cls;
 
-	limit_params(c->st, expires, cooldown, maxh, issued);
+	limit_params(c->st, cooldown, maxh);
+	/* otp_hash_expires_at is stamped at the end (stamp()). */
 	cls = run(conn,
 		  "UPDATE auth.users SET otp_hash = $2, "
-		  "  otp_hash_expires_at = $3::timestamptz, "
+		  "  otp_hash_expires_at = now(), "
 		  "  otp_method_last_used = 'sms' "
 		  "WHERE phone_number = $1 AND NOT phone_number_verified "
 		  "  AND NOT disabled " LIMITS_SQL "RETURNING id::text",
-		  7, params, &res, errstr, errstr_size);
+		  5, params, &res, errstr, errstr_size);
 	if (cls != PG_OK)
 		return cls;
 	if (PQntuples(res) == 1) {
 		snprintf(it->user_id, sizeof(it->user_id), "%s",
 			 PQgetvalue(res, 0, 0));
-		it->outcome = c->encode(c->encode_arg, it) ? OUTCOME_DROPPED :
-							     OUTCOME_REISSUED;
+		it->outcome = OUTCOME_REISSUED;
 	} else {
 		it->outcome = OUTCOME_DROPPED;
 	}
@@ -223,14 +235,14 @@ static enum pg_class reissue(PGconn *conn, struct batch_item *it,
 /*
  * SIGNIN (docs/api.md §3): an enabled, non-anonymous user, verified or not,
  * gets a new code within the number's limits; the issuance row is written
- * by the same statement, so a second sign-in of the number in this batch
- * sees it. Row 3 of the answer says what happened when nothing was
- * updated; no row at all: the number is unknown.
+ * by the same statement (times stamped at the end), so a second sign-in of
+ * the number in this batch sees it. The third column says what happened
+ * when nothing was updated; no row at all: the number is unknown.
  */
 static const char signin_sql[] =
 	"WITH u AS ("
 	"  UPDATE auth.users SET otp_hash = $2, "
-	"    otp_hash_expires_at = $3::timestamptz, "
+	"    otp_hash_expires_at = now(), "
 	"    otp_method_last_used = 'sms' "
 	"  WHERE phone_number = $1 AND NOT coalesce(disabled, false) "
 	"    AND NOT coalesce(is_anonymous, false) " LIMITS_SQL
@@ -238,8 +250,7 @@ static const char signin_sql[] =
 	"), i AS ("
 	"  INSERT INTO otpflow.otp_issuance (otp_id, user_id, phone_number,"
 	"    request_id, issued_at, expires_at)"
-	"  SELECT $8::uuid, id, $7, $9::uuid, $6::timestamptz, $3::timestamptz"
-	"  FROM u"
+	"  SELECT $6::uuid, id, $5, $7::uuid, now(), now() FROM u"
 	") "
 	"SELECT id::text, coalesce(locale, ''), 'code' FROM u "
 	"UNION ALL "
@@ -252,29 +263,26 @@ static enum pg_class signin(PGconn *conn, struct batch_item *it,
 			    const struct commit_ctx *c, char *errstr,
 			    size_t errstr_size)
 {
-	char expires[40], cooldown[32], maxh[32], issued[40];
-	const char *params[9] = {
-		it->phone_stored, it->job.hash, expires,    cooldown,	   maxh,
-		issued,		  it->phone,	it->otp_id, it->request_id
-	};
+	char cooldown[32], maxh[32];
+	const char *params[7] = { it->phone_stored, it->job.hash,
+				  cooldown,	    maxh,
+				  it->phone,	    it->otp_id,
+				  it->request_id };
 	PGresult *res = NULL;
 	const char *what;
 	enum pg_class cls;
 
-	limit_params(c->st, expires, cooldown, maxh, issued);
-	cls = run(conn, signin_sql, 9, params, &res, errstr, errstr_size);
+	limit_params(c->st, cooldown, maxh);
+	cls = run(conn, signin_sql, 7, params, &res, errstr, errstr_size);
 	if (cls != PG_OK)
 		return cls;
 	if (PQntuples(res) == 0) {
 		/* Unknown number: signed up like a SIGNUP (the new-user
 		 * statement decides, ON CONFLICT included), or nothing. */
-		if (c->st->auto_signup) {
+		if (c->st->auto_signup)
 			ids_uuid_v4(it->user_id);
-			if (c->encode(c->encode_arg, it))
-				it->outcome = OUTCOME_DROPPED;
-		} else {
+		else
 			it->outcome = OUTCOME_SIGNIN_NO_USER;
-		}
 		goto out;
 	}
 	what = PQgetvalue(res, 0, 2);
@@ -289,12 +297,6 @@ static enum pg_class signin(PGconn *conn, struct batch_item *it,
 	if (*PQgetvalue(res, 0, 1))
 		json_object_set_new(it->rec, "locale",
 				    json_string(PQgetvalue(res, 0, 1)));
-	/* An encoding failure rolls the statement back with the batch. */
-	if (c->encode(c->encode_arg, it)) {
-		snprintf(errstr, errstr_size, "cannot encode OtpIssued");
-		cls = PG_FAILED;
-		goto out;
-	}
 	it->outcome = OUTCOME_SIGNIN_CODE;
 out:
 	PQclear(res);
@@ -302,23 +304,24 @@ out:
 }
 
 /*
- * New users. A number spelled another way is another user (as in Nhost)
- * but the same E.164 destination: a candidate whose number already got
- * OTPFLOW_OTP_MAX_PER_HOUR ($19) codes in the hour is capped (no user, no
+ * New users. Times and the outbox record are placeholders until stamp().
+ * A number spelled another way is another user (as in Nhost) but the same
+ * E.164 destination: a candidate whose number already got
+ * OTPFLOW_OTP_MAX_PER_HOUR ($16) codes in the hour is capped (no user, no
  * code, 'dropped'), so spellings cannot multiply the SMS one number gets.
- * The last column of the answer is each candidate's outcome.
+ * The answer holds every candidate with its outcome.
  */
 static const char create_sql[] =
 	"WITH c0 AS ("
 	"  SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[],"
 	"    $5::text[], $6::text[], $7::jsonb[], $8::text[], $9::uuid[],"
-	"    $10::bytea[], $11::text[], $12::jsonb[], $18::text[])"
+	"    $10::text[], $11::jsonb[], $15::text[])"
 	"  AS c(request_id, user_id, phone, display_name, locale, default_role,"
-	"    metadata, otp_hash, otp_id, value, roles, headers, e164)"
+	"    metadata, otp_hash, otp_id, roles, headers, e164)"
 	"), c AS ("
 	"  SELECT c0.*, (SELECT count(*) FROM otpflow.otp_issuance n"
 	"    WHERE n.phone_number = c0.e164"
-	"      AND n.issued_at > $17::timestamptz - interval '1 hour') >= $19::int"
+	"      AND n.issued_at > now() - interval '1 hour') >= $16::int"
 	"    AND NOT EXISTS (SELECT 1 FROM auth.users u"
 	"      WHERE u.phone_number = c0.phone) AS capped"
 	"  FROM c0"
@@ -328,7 +331,7 @@ static const char create_sql[] =
 	"    otp_hash_expires_at, otp_method_last_used, ticket_expires_at,"
 	"    email_verified)"
 	"  SELECT user_id, phone, display_name, locale, default_role, metadata,"
-	"    $13::boolean, $14, otp_hash, $15::timestamptz, 'sms', now(), false"
+	"    $12::boolean, $13, otp_hash, now(), 'sms', now(), false"
 	"  FROM c WHERE NOT capped"
 	"  ON CONFLICT (phone_number) DO NOTHING RETURNING id"
 	"), r AS ("
@@ -338,11 +341,11 @@ static const char create_sql[] =
 	"), i AS ("
 	"  INSERT INTO otpflow.otp_issuance (otp_id, user_id, phone_number,"
 	"    request_id, issued_at, expires_at)"
-	"  SELECT c.otp_id, c.user_id, c.e164, c.request_id, $17::timestamptz,"
-	"    $15::timestamptz FROM c JOIN ins ON ins.id = c.user_id"
+	"  SELECT c.otp_id, c.user_id, c.e164, c.request_id, now(), now()"
+	"  FROM c JOIN ins ON ins.id = c.user_id"
 	"), o AS ("
 	"  INSERT INTO otpflow.outbox (topic, key, value, headers, otp_id)"
-	"  SELECT $16, c.e164, c.value, c.headers, c.otp_id"
+	"  SELECT $14, c.e164, '', c.headers, c.otp_id"
 	"  FROM c JOIN ins ON ins.id = c.user_id"
 	"), d AS ("
 	"  SELECT c.request_id, CASE WHEN ins.id IS NOT NULL THEN 'created'"
@@ -376,14 +379,14 @@ static bool other_spelling_first(const struct commit_ctx *c, size_t i)
 static enum pg_class create_users(PGconn *conn, const struct commit_ctx *c,
 				  char *errstr, size_t errstr_size)
 {
-	struct pg_array a[13];
-	const char *params[19];
-	char expires[40], issued[40], maxh[24];
+	struct pg_array a[12];
+	const char *params[16];
+	char maxh[24];
 	PGresult *res = NULL;
-	enum pg_class cls = PG_FAILED;
+	enum pg_class cls = PG_RETRY_LATER;
 	size_t count = 0;
 
-	for (int k = 0; k < 13; k++)
+	for (int k = 0; k < 12; k++)
 		pg_array_init(&a[k], ARRAY_MAX);
 	for (size_t i = 0; i < c->n; i++) {
 		struct batch_item *it = &c->items[i];
@@ -417,10 +420,9 @@ static enum pg_class create_users(PGconn *conn, const struct commit_ctx *c,
 		pg_array_add(&a[6], str(it, "metadata_json"));
 		pg_array_add(&a[7], it->job.hash);
 		pg_array_add(&a[8], it->otp_id);
-		pg_array_add_bytea(&a[9], it->value, it->value_len);
-		pg_array_add(&a[10], roles_csv);
-		pg_array_add(&a[11], headers);
-		pg_array_add(&a[12], it->phone);
+		pg_array_add(&a[9], roles_csv);
+		pg_array_add(&a[10], headers);
+		pg_array_add(&a[11], it->phone);
 		free(headers);
 		count++;
 	}
@@ -428,19 +430,15 @@ static enum pg_class create_users(PGconn *conn, const struct commit_ctx *c,
 		cls = PG_OK;
 		goto out;
 	}
-	if (!arrays_to_params(a, 12, params, errstr, errstr_size) ||
-	    !arrays_to_params(&a[12], 1, &params[17], errstr, errstr_size))
+	if (!arrays_to_params(a, 11, params, errstr, errstr_size) ||
+	    !arrays_to_params(&a[11], 1, &params[14], errstr, errstr_size))
 		goto out;
-	fmt_ts(c->st->expires_at_ms, expires, sizeof(expires));
-	fmt_ts(c->st->issued_at_ms, issued, sizeof(issued));
-	params[12] = c->st->disabled ? "true" : "false";
-	params[13] = c->st->avatar_url;
-	params[14] = expires;
-	params[15] = c->st->topic;
-	params[16] = issued;
+	params[11] = c->st->disabled ? "true" : "false";
+	params[12] = c->st->avatar_url;
+	params[13] = c->st->topic;
 	snprintf(maxh, sizeof(maxh), "%lld", c->st->max_per_hour);
-	params[18] = maxh;
-	cls = run(conn, create_sql, 19, params, &res, errstr, errstr_size);
+	params[15] = maxh;
+	cls = run(conn, create_sql, 16, params, &res, errstr, errstr_size);
 	if (cls != PG_OK)
 		goto out;
 	/* Every candidate is in the answer with its outcome: created, found
@@ -465,7 +463,7 @@ static enum pg_class create_users(PGconn *conn, const struct commit_ctx *c,
 	}
 out:
 	PQclear(res);
-	arrays_free(a, 13);
+	arrays_free(a, 12);
 	return cls;
 }
 
@@ -475,13 +473,12 @@ out:
 static enum pg_class record_rest(PGconn *conn, const struct commit_ctx *c,
 				 char *errstr, size_t errstr_size)
 {
-	struct pg_array a[9];
-	const char *params[12];
-	char expires[40], issued[40];
-	enum pg_class cls = PG_FAILED;
+	struct pg_array a[8];
+	const char *params[9];
+	enum pg_class cls = PG_RETRY_LATER;
 	size_t count = 0;
 
-	for (int k = 0; k < 9; k++)
+	for (int k = 0; k < 8; k++)
 		pg_array_init(&a[k], ARRAY_MAX);
 	for (size_t i = 0; i < c->n; i++) {
 		struct batch_item *it = &c->items[i];
@@ -491,8 +488,8 @@ static enum pg_class record_rest(PGconn *conn, const struct commit_ctx *c,
 		 * found registered ('existing') included. */
 		if (it->outcome == OUTCOME_SKIP || it->signup_candidate)
 			continue;
-		pg_array_add(&a[6], it->request_id);
-		pg_array_add(&a[7], batch_outcome_name(it->outcome));
+		pg_array_add(&a[5], it->request_id);
+		pg_array_add(&a[6], batch_outcome_name(it->outcome));
 		count++;
 		if (it->outcome != OUTCOME_REISSUED &&
 		    it->outcome != OUTCOME_SIGNIN_CODE)
@@ -502,9 +499,8 @@ static enum pg_class record_rest(PGconn *conn, const struct commit_ctx *c,
 		pg_array_add(&a[1], it->user_id);
 		pg_array_add(&a[2], it->phone);
 		pg_array_add(&a[3], it->otp_id);
-		pg_array_add_bytea(&a[4], it->value, it->value_len);
-		pg_array_add(&a[5], headers);
-		pg_array_add(&a[8], it->outcome == OUTCOME_REISSUED ? "true" :
+		pg_array_add(&a[4], headers);
+		pg_array_add(&a[7], it->outcome == OUTCOME_REISSUED ? "true" :
 								      "false");
 		free(headers);
 	}
@@ -512,34 +508,107 @@ static enum pg_class record_rest(PGconn *conn, const struct commit_ctx *c,
 		cls = PG_OK;
 		goto out;
 	}
-	if (!arrays_to_params(a, 8, params, errstr, errstr_size) ||
-	    !arrays_to_params(&a[8], 1, &params[11], errstr, errstr_size))
+	if (!arrays_to_params(a, 8, params, errstr, errstr_size))
 		goto out;
-	fmt_ts(c->st->expires_at_ms, expires, sizeof(expires));
-	fmt_ts(c->st->issued_at_ms, issued, sizeof(issued));
-	params[8] = issued;
-	params[9] = expires;
-	params[10] = c->st->topic;
+	params[8] = c->st->topic;
+	/* Times and the outbox record are placeholders until stamp(). */
 	cls = run(
 		conn,
 		"WITH c AS ("
 		"  SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[],"
-		"    $4::uuid[], $5::bytea[], $6::jsonb[], $12::boolean[])"
-		"  AS c(request_id, user_id, phone, otp_id, value, headers, issue)"
+		"    $4::uuid[], $5::jsonb[], $8::boolean[])"
+		"  AS c(request_id, user_id, phone, otp_id, headers, issue)"
 		"), i AS ("
 		"  INSERT INTO otpflow.otp_issuance (otp_id, user_id,"
 		"    phone_number, request_id, issued_at, expires_at)"
-		"  SELECT otp_id, user_id, phone, request_id, $9::timestamptz,"
-		"    $10::timestamptz FROM c WHERE issue"
+		"  SELECT otp_id, user_id, phone, request_id, now(), now() FROM c"
+		"  WHERE issue"
 		"), o AS ("
 		"  INSERT INTO otpflow.outbox (topic, key, value, headers, otp_id)"
-		"  SELECT $11, phone, value, headers, otp_id FROM c"
+		"  SELECT $9, phone, '', headers, otp_id FROM c"
 		")"
 		"INSERT INTO otpflow.processed_requests (request_id, outcome)"
-		"  SELECT * FROM unnest($7::uuid[], $8::text[])",
-		12, params, NULL, errstr, errstr_size);
+		"  SELECT * FROM unnest($6::uuid[], $7::text[])",
+		9, params, NULL, errstr, errstr_size);
 out:
-	arrays_free(a, 9);
+	arrays_free(a, 8);
+	return cls;
+}
+
+/*
+ * Stamps the codes of the items that got one with the clock now,
+ * as the transaction's last statement: their users' expiry, their
+ * issuance rows and their outbox records (encoded here, with that time).
+ */
+static enum pg_class stamp(PGconn *conn, const struct commit_ctx *c,
+			   char *errstr, size_t errstr_size)
+{
+	struct pg_array a[3];
+	const char *params[5];
+	char issued[40], expires[40];
+	PGresult *res = NULL;
+	enum pg_class cls = PG_OK;
+	long long now_ms;
+	size_t count = 0;
+
+	for (size_t i = 0; i < c->n; i++)
+		count += store_issues_code(c->items[i].outcome);
+	if (count == 0)
+		return PG_OK;
+	cls = run(conn,
+		  "SELECT (extract(epoch FROM clock_timestamp()) * 1000)"
+		  "::bigint",
+		  0, NULL, &res, errstr, errstr_size);
+	if (cls != PG_OK)
+		return cls;
+	now_ms = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	for (int k = 0; k < 3; k++)
+		pg_array_init(&a[k], ARRAY_MAX);
+	for (size_t i = 0; i < c->n; i++) {
+		struct batch_item *it = &c->items[i];
+
+		if (!store_issues_code(it->outcome))
+			continue;
+		it->issued_at_ms = now_ms;
+		it->expires_at_ms = now_ms + c->st->ttl_ms;
+		if (c->encode(c->encode_arg, it)) {
+			/* Out of memory, not the request: wait and retry. */
+			snprintf(errstr, errstr_size,
+				 "cannot encode OtpIssued");
+			cls = PG_RETRY_LATER;
+			goto out;
+		}
+		pg_array_add(&a[0], it->user_id);
+		pg_array_add(&a[1], it->otp_id);
+		pg_array_add_bytea(&a[2], it->value, it->value_len);
+	}
+	cls = PG_RETRY_LATER;
+	if (!arrays_to_params(a, 3, params, errstr, errstr_size))
+		goto out;
+	fmt_ts(now_ms, issued, sizeof(issued));
+	fmt_ts(now_ms + c->st->ttl_ms, expires, sizeof(expires));
+	params[3] = issued;
+	params[4] = expires;
+	cls = run(conn,
+		  "WITH c AS ("
+		  "  SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::bytea[])"
+		  "  AS c(user_id, otp_id, value)"
+		  "), u AS ("
+		  "  UPDATE auth.users AS u"
+		  "  SET otp_hash_expires_at = $5::timestamptz"
+		  "  FROM c WHERE u.id = c.user_id"
+		  "), i AS ("
+		  "  UPDATE otpflow.otp_issuance AS i"
+		  "  SET issued_at = $4::timestamptz,"
+		  "    expires_at = $5::timestamptz"
+		  "  FROM c WHERE i.otp_id = c.otp_id"
+		  ")"
+		  "UPDATE otpflow.outbox AS o SET value = c.value"
+		  "  FROM c WHERE o.otp_id = c.otp_id",
+		  5, params, NULL, errstr, errstr_size);
+out:
+	arrays_free(a, 3);
 	return cls;
 }
 
@@ -563,7 +632,7 @@ static enum pg_class commit_body(PGconn *conn, void *arg, char *errstr,
 		if ((!it->reissue && !it->signin) ||
 		    it->outcome != OUTCOME_NONE)
 			continue;
-		if (!it->job.ok)
+		if (!it->job.ok || !it->sealed)
 			it->outcome = OUTCOME_DROPPED;
 		else if (it->reissue)
 			cls = reissue(conn, it, c, errstr, errstr_size);
@@ -574,20 +643,24 @@ static enum pg_class commit_body(PGconn *conn, void *arg, char *errstr,
 		cls = create_users(conn, c, errstr, errstr_size);
 	if (cls == PG_OK)
 		cls = record_rest(conn, c, errstr, errstr_size);
+	if (cls == PG_OK)
+		cls = stamp(conn, c, errstr, errstr_size);
 	return cls;
 }
 
 enum pg_class store_commit(PGconn *conn, struct batch_item *items, size_t n,
 			   const struct store_settings *st,
 			   store_encode_fn encode, void *encode_arg,
-			   char *errstr, size_t errstr_size)
+			   char sqlstate[6], char *errstr, size_t errstr_size)
 {
 	struct commit_ctx *c = malloc(sizeof(*c) + n * sizeof(enum outcome));
 	enum pg_class cls;
 
+	failed_state[0] = '\0';
+	sqlstate[0] = '\0';
 	if (!c) {
 		snprintf(errstr, errstr_size, "out of memory");
-		return PG_FAILED;
+		return PG_RETRY_LATER;
 	}
 	*c = (struct commit_ctx){ items, n, st, encode, encode_arg };
 	for (size_t i = 0; i < n; i++)
@@ -599,6 +672,12 @@ enum pg_class store_commit(PGconn *conn, struct batch_item *items, size_t n,
 		for (size_t i = 0; i < n; i++)
 			items[i].outcome = c->before[i];
 	free(c);
+	if (cls != PG_OK)
+		memcpy(sqlstate, failed_state, sizeof(failed_state));
+	/* A unique violation that every rerun met again is no race with a
+	 * concurrent worker: it is the data's (e.g. a role listed twice). */
+	if (cls == PG_RETRY_TXN && strncmp(failed_state, "23", 2) == 0)
+		cls = PG_DATA;
 	return cls;
 }
 
@@ -677,7 +756,7 @@ enum pg_class store_outbox_load(PGconn *conn, struct batch_item *items,
 		if (!it->value || !it->rec) {
 			snprintf(errstr, errstr_size, "out of memory");
 			PQclear(res);
-			return PG_FAILED;
+			return PG_RETRY_LATER;
 		}
 		memcpy(it->value, PQgetvalue(res, r, 1), len);
 		it->value_len = len;

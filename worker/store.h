@@ -1,10 +1,8 @@
 /*
  * The worker's Postgres side: the one transaction per batch that records
  * request ids, creates users with ON CONFLICT (phone_number) DO NOTHING,
- * their roles, the issued codes and the outbox rows; re-issues and
- * sign-ins (docs/api.md §3); and the outbox bookkeeping after publishing.
- * Users are found by the number as stored (as the client sent it); the
- * per-number limits count codes by the E.164 form.
+ * their roles, the issued codes and the outbox rows; re-issues; and the
+ * outbox bookkeeping after publishing.
  */
 #ifndef OTPFLOW_WORKER_STORE_H
 #define OTPFLOW_WORKER_STORE_H
@@ -23,23 +21,30 @@ struct store_settings {
 	bool auto_signup;
 	const char *avatar_url; /* '' or the Gravatar URL */
 	long long cooldown_ms; /* OTPFLOW_OTP_COOLDOWN (REISSUE, SIGNIN) */
-	long long max_per_hour; /* OTPFLOW_OTP_MAX_PER_HOUR (REISSUE, SIGNIN) */
-	long long issued_at_ms; /* of this batch's codes */
-	long long expires_at_ms;
+	long long max_per_hour; /* OTPFLOW_OTP_MAX_PER_HOUR (per number) */
+	long long ttl_ms; /* OTPFLOW_OTP_TTL */
 };
 
+/* True for the outcomes that issue a code (an OtpIssued to publish). */
+static inline bool store_issues_code(enum outcome o)
+{
+	return o == OUTCOME_CREATED || o == OUTCOME_REISSUED ||
+	       o == OUTCOME_SIGNIN_CODE;
+}
+
 /*
- * Encodes the OtpIssued record of a re-issued or signed-in item once its
- * user_id (and, for a sign-in, the user's stored locale, written into the
- * item's record) is known, inside the transaction. Returns 0 or -1.
+ * Encodes the OtpIssued record of an item that got a code into
+ * it->value once its user_id and times are known (inside the transaction,
+ * just before it commits). Returns 0 or -1.
  */
 typedef int (*store_encode_fn)(void *arg, struct batch_item *it);
 
 /*
  * Pre-filter outside any transaction: items already processed become
- * OUTCOME_SKIP, SIGNUP items whose phone is registered OUTCOME_EXISTING,
- * SIGNIN items of a disabled or anonymous user OUTCOME_SIGNIN_REFUSED, so
- * no code is hashed for them. The transaction re-checks the first.
+ * OUTCOME_SKIP, SIGNUP items whose number (as sent) is registered
+ * OUTCOME_EXISTING, SIGNIN items of a disabled or anonymous user
+ * OUTCOME_SIGNIN_REFUSED, so no code is hashed for them. The transaction
+ * re-checks them.
  */
 enum pg_class store_prefilter(PGconn *conn, struct batch_item *items, size_t n,
 			      char *errstr, size_t errstr_size);
@@ -47,16 +52,20 @@ enum pg_class store_prefilter(PGconn *conn, struct batch_item *items, size_t n,
 /*
  * The batch transaction (retried on serialization failures, deadlocks and
  * a concurrent worker's conflicting insert). On PG_OK every item has its
- * final outcome and the created/re-issued ones have outbox rows.
+ * final outcome and the created/re-issued ones have outbox rows, their
+ * codes stamped with the time the transaction ended (issued_at_ms,
+ * expires_at_ms). Otherwise nothing happened; sqlstate holds the failed
+ * statement's SQLSTATE ("" if none) and PG_DATA says it was of class 22 or
+ * 23 (a unique violation that every rerun met again included).
  */
 enum pg_class store_commit(PGconn *conn, struct batch_item *items, size_t n,
 			   const struct store_settings *st,
 			   store_encode_fn encode, void *encode_arg,
-			   char *errstr, size_t errstr_size);
+			   char sqlstate[6], char *errstr, size_t errstr_size);
 
 /*
- * Records a request that cannot be stored (it failed alone, permanently)
- * as 'dropped', so that its redelivery does not block the partition.
+ * Records a request that cannot be stored (it failed alone, permanently,
+ * and is dead-lettered) as 'dropped', so that its redelivery has no effect.
  */
 enum pg_class store_record_dropped(PGconn *conn, const struct batch_item *it,
 				   char *errstr, size_t errstr_size);

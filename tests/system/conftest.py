@@ -140,6 +140,7 @@ def topics():
         "OTPFLOW_TOPIC_SMS_OTP_RETRY": f"sms-otp-retry-{suffix}",
         "OTPFLOW_TOPIC_SMS_SENT": f"sms-sent-{suffix}",
         "OTPFLOW_TOPIC_DEAD_LETTER": f"cannot-send-sms-{suffix}",
+        "OTPFLOW_TOPIC_SIGNUP_DEAD_LETTER": f"signup-requests-dlt-{suffix}",
     }
 
 

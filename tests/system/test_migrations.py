@@ -82,6 +82,11 @@ AUTH_CONSTRAINTS = {
         "ON UPDATE CASCADE ON DELETE RESTRICT",
 }
 
+# Every migration of sql/, in order, as otpflow.schema_migrations records
+# them.
+MIGRATIONS = [(int(p.name[:4]), p.name) for p in sorted(
+    (pathlib.Path(__file__).resolve().parents[2] / "sql").glob("*.sql"))]
+
 OTPFLOW_TABLES = {
     "processed_requests", "outbox", "otp_issuance", "sms_deliveries",
     "schema_migrations",
@@ -185,9 +190,7 @@ def test_migrate_empty_database_creates_nhost_schema(fresh_db, otpflowctl):
         SELECT table_name FROM information_schema.tables
         WHERE table_schema = 'otpflow'""")}
     assert tables == OTPFLOW_TABLES
-    assert [(v, n) for v, n, _ in applied_migrations(fresh_db)] == [
-        (1, "0001_auth.sql"), (2, "0002_otpflow.sql"),
-        (3, "0003_signin.sql")]
+    assert [(v, n) for v, n, _ in applied_migrations(fresh_db)] == MIGRATIONS
 
 
 def test_migrated_schema_behaves_like_nhost(fresh_db, otpflowctl):
@@ -253,9 +256,7 @@ def test_concurrent_migrate_applies_each_file_once(fresh_db, otpflowctl):
             range(4)))
     for proc in procs:
         assert proc.returncode == 0, (proc.stdout, proc.stderr)
-    assert [(v, n) for v, n, _ in applied_migrations(fresh_db)] == [
-        (1, "0001_auth.sql"), (2, "0002_otpflow.sql"),
-        (3, "0003_signin.sql")]
+    assert [(v, n) for v, n, _ in applied_migrations(fresh_db)] == MIGRATIONS
     assert columns(fresh_db, "auth", "users") == USERS_COLUMNS
 
 
@@ -288,9 +289,7 @@ def test_migrate_on_existing_nhost_schema(fresh_db, otpflowctl):
                            "FROM auth.schema_migrations") == [(19, False)]
     assert columns(fresh_db, "auth", "users") == USERS_COLUMNS
     assert auth_constraints(fresh_db) == AUTH_CONSTRAINTS
-    assert [(v, n) for v, n, _ in applied_migrations(fresh_db)] == [
-        (1, "0001_auth.sql"), (2, "0002_otpflow.sql"),
-        (3, "0003_signin.sql")]
+    assert [(v, n) for v, n, _ in applied_migrations(fresh_db)] == MIGRATIONS
 
     migrate(otpflowctl, fresh_db)
     assert catalog(fresh_db, "auth") == nhost_shape

@@ -201,20 +201,67 @@ def test_kill_after_commit_before_offsets(stack, topics, migrated_db,
     assert all(len(ids) == 1 for ids in per_user.values())
 
 
-def test_undecodable_record_is_skipped(stack, topics, migrated_db,
-                                       start_ingest, start_worker):
-    for value in (b"garbage", b"\x00\x00\x00\x00\x01\xff\xff", b""):
-        produce(stack.bootstrap, topics["OTPFLOW_TOPIC_SIGNUP_REQUESTS"],
-                "+14155550107", value)
+def dead_letters(stack, topics):
+    """The records of the signup dead-letter topic, decoded."""
+    records = read_topic(stack.bootstrap,
+                         topics["OTPFLOW_TOPIC_SIGNUP_DEAD_LETTER"])
+    return [(m, avro_decode(m.value())[1]) for m in records]
+
+
+def test_undecodable_record_is_dead_lettered(stack, topics, migrated_db,
+                                             otpflowctl, start_ingest,
+                                             start_worker):
+    """R11 (worker): malformed records, one of them about 1 MB, go to the
+    signup dead-letter topic as UNDECODABLE with their coordinates and
+    their bytes (cut so that the dead letter fits, with the original length
+    and SHA-256); the partition keeps flowing. v1 only logged and skipped
+    them."""
+    import hashlib
+    from confluent_kafka import Producer
+    producer = Producer({"bootstrap.servers": stack.bootstrap,
+                         "message.max.bytes": 1048576})
+    big = bytes(range(256)) * 3900  # 998 400 bytes, not Avro
+    bad = [b"garbage", b"\x00\x00\x00\x00\x01\xff\xff", b"", big]
+    for value in bad:
+        producer.produce(topics["OTPFLOW_TOPIC_SIGNUP_REQUESTS"],
+                         key=b"+14155550107", value=value, partition=0)
+    assert producer.flush(30) == 0
     url = start_ingest()
     signup(url, "+14155550107")
     worker = start_worker(migrated_db)
     wait_processed(migrated_db, 1)
     assert query(migrated_db, "SELECT count(*) FROM auth.users")[0][0] == 1
-    assert worker.output().count("undecodable record skipped") == 3
+    letters = wait_for(lambda: len(dead_letters(stack, topics)) >= 4 and
+                       dead_letters(stack, topics), 60, "dead letters")
+    assert len(letters) == 4
+    by_offset = {dl["original_offset"]: (m, dl) for m, dl in letters}
+    assert sorted(by_offset) == [0, 1, 2, 3]
+    for offset, value in enumerate(bad):
+        m, dl = by_offset[offset]
+        assert dl["reason"] == "UNDECODABLE" and dl["request"] is None
+        assert dl["original_topic"] == \
+            topics["OTPFLOW_TOPIC_SIGNUP_REQUESTS"]
+        assert dl["original_partition"] == 0
+        assert dl["raw_value_length"] == len(value)
+        assert dl["raw_value_sha256"] == hashlib.sha256(value).hexdigest()
+        assert value.startswith(dl["raw_value"])
+        assert dl["error_message"] and dl["attempts"] == 1
+        assert m.key() == b"+14155550107"
+        headers = dict(m.headers())
+        assert headers["kafka_dlt-original-topic"] == \
+            topics["OTPFLOW_TOPIC_SIGNUP_REQUESTS"].encode()
+        assert int.from_bytes(headers["kafka_dlt-original-offset"],
+                              "big") == offset
+    assert len(by_offset[3][1]["raw_value"]) == 512 * 1024  # cut
+    assert "+14155550107" not in worker.output()
+    assert worker.output().count("undecodable record; dead-lettered") == 4
     results_md.record("R11-worker", "undecodable records on signup-requests",
-                      "test_undecodable_record_is_skipped",
-                      undecodable_records=3, skipped_and_logged=3,
+                      "test_undecodable_record_is_dead_lettered",
+                      undecodable_records=4,
+                      largest_record_bytes=len(big),
+                      dead_lettered_undecodable=len(letters),
+                      raw_value_kept_of_largest_bytes=len(
+                          by_offset[3][1]["raw_value"]),
                       valid_request_after_them_processed=1)
 
 
@@ -265,10 +312,17 @@ def test_admin_endpoints(stack, topics, migrated_db, start_ingest,
     assert now["otpflow_consumer_lag_messages"] >= 0
 
 
-def test_unstorable_request_does_not_block_others(
-        stack, topics, migrated_db, start_ingest, start_worker):
-    # "editor" passes ingest's checks but is not in auth.roles: the user
-    # row breaks a foreign key. Only that request may be lost.
+def test_data_error_is_dead_lettered_and_replayed(stack, topics, migrated_db,
+                                                  otpflowctl, start_ingest,
+                                                  start_worker):
+    """A request Postgres refuses with a data error that repeats when it is
+    retried alone (class 23: "editor" passes ingest's checks but is not in
+    auth.roles) goes to the signup dead-letter topic with the request, the
+    error, the SQLSTATE and its coordinates; the other request of the
+    batch is stored. Once the role exists, `otpflowctl replay --topic`
+    submits it again: the user is created and gets one code; a second
+    replay creates nothing. v1 dropped it with a log line only."""
+    env = {**topics, "OTPFLOW_DATABASE_URL": migrated_db}
     url = start_ingest(AUTH_USER_DEFAULT_ALLOWED_ROLES="me,editor")
     signup(url, "+14155550109", allowedRoles=["me", "editor"],
            defaultRole="me")
@@ -280,7 +334,43 @@ def test_unstorable_request_does_not_block_others(
     assert sorted(query(migrated_db, "SELECT outcome FROM "
                         "otpflow.processed_requests")) == \
         [("created",), ("dropped",)]
-    assert "request cannot be stored; dropped" in worker.output()
+    [(msg, dl)] = wait_for(lambda: dead_letters(stack, topics), 60,
+                           "dead letter")
+    assert dl["reason"] == "UNSTORABLE" and dl["sqlstate"] == "23503"
+    assert dl["attempts"] == 2 and dl["raw_value"] is None
+    assert dl["request"]["phone_number"] == "+14155550109"
+    assert dl["request"]["allowed_roles"] == ["me", "editor"]
+    assert dl["original_topic"] == topics["OTPFLOW_TOPIC_SIGNUP_REQUESTS"]
+    assert msg.key() == b"+14155550109"
+    assert dict(msg.headers())["request-id"].decode() == \
+        dl["request"]["request_id"]
+    assert "request cannot be stored; dead-lettered" in worker.output()
+    assert len(otp_events(stack, topics)) == 1
+
+    def replay(*args):
+        proc = otpflowctl("replay", "--topic",
+                          topics["OTPFLOW_TOPIC_SIGNUP_DEAD_LETTER"], *args,
+                          env=env, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout
+
+    assert "would resubmit" in replay("--dry-run")
+    query(migrated_db, "INSERT INTO auth.roles (role) VALUES ('editor')")
+    out = replay("--reason", "UNSTORABLE")
+    assert "1 resubmitted" in out, out
+    wait_processed(migrated_db, 3)
+    assert sorted(query(migrated_db, "SELECT phone_number FROM auth.users")) \
+        == [("+14155550109",), ("+14155550110",)]
+    wait_for(lambda: len(otp_events(stack, topics)) == 2, 60, "OtpIssued")
+    again = replay()
+    assert "1 already resubmitted" in again and "0 resubmitted" in again
+    assert query(migrated_db, "SELECT count(*) FROM auth.users")[0][0] == 2
+    assert len(otp_events(stack, topics)) == 2
+    results_md.record("R-dlt-unstorable",
+                      "data error (23503) repeated alone, then replayed",
+                      "test_data_error_is_dead_lettered_and_replayed",
+                      requests=2, stored=1, dead_lettered_unstorable=1,
+                      created_by_replay=1, created_by_second_replay=0)
 
 
 def reissue(stack, topics, phone):

@@ -44,6 +44,19 @@ static const char *const samples[EVENTS__COUNT] = {
 	"\"attempts\":1,\"first_attempt_at\":1764000001000,"
 	"\"last_attempt_at\":1764000001000,\"original_topic\":\"sms-otp\","
 	"\"original_partition\":3,\"original_offset\":42,\"raw_value\":null}",
+
+	"{\"request\":{\"request_id\":\"1b4e28ba-2fa1-11d2-883f-0016d3cca427\","
+	"\"received_at\":1764000000123,\"phone_number\":\"+14155550123\","
+	"\"phone_e164\":\"+14155550123\",\"display_name\":\"Zoë\",\"locale\":\"en\",\"default_role\":\"user\","
+	"\"allowed_roles\":[\"me\",\"user\"],\"metadata_json\":\"null\","
+	"\"redirect_to\":\"https://my-app.com\",\"client_ip\":null,"
+	"\"kind\":\"SIGNUP\",\"replay_of\":null},"
+	"\"raw_value\":null,\"raw_value_length\":null,"
+	"\"raw_value_sha256\":null,\"reason\":\"UNSTORABLE\","
+	"\"error_message\":\"violates foreign key constraint\","
+	"\"sqlstate\":\"23503\",\"attempts\":2,"
+	"\"original_topic\":\"signup-requests\",\"original_partition\":1,"
+	"\"original_offset\":7,\"dead_lettered_at\":1764000002000}",
 };
 
 static void test_round_trips(struct events *ev)
@@ -195,6 +208,27 @@ static void test_dead_letter_embeds_otp_issued(void)
 	CHECK(json_equal(json_object_get(otp, "name"),
 			 json_object_get(nested, "name")));
 	json_decref(otp);
+	json_decref(dl);
+}
+
+/* The SignupRequested nested in SignupDeadLetter is SignupRequested. */
+static void test_signup_dead_letter_embeds_signup_requested(void)
+{
+	json_t *req = json_loads(events_avsc[EVENTS_SIGNUP_REQUESTED], 0, NULL);
+	json_t *dl =
+		json_loads(events_avsc[EVENTS_SIGNUP_DEAD_LETTER], 0, NULL);
+	json_t *nested = json_array_get(
+		json_object_get(json_array_get(json_object_get(dl, "fields"),
+					       0),
+				"type"),
+		1);
+
+	CHECK(nested != NULL);
+	CHECK(json_equal(json_object_get(req, "fields"),
+			 json_object_get(nested, "fields")));
+	CHECK(json_equal(json_object_get(req, "name"),
+			 json_object_get(nested, "name")));
+	json_decref(req);
 	json_decref(dl);
 }
 
@@ -510,6 +544,7 @@ int main(void)
 	test_backward_evolution(ev);
 	test_version1_signup_requested_decodes(ev);
 	test_dead_letter_embeds_otp_issued();
+	test_signup_dead_letter_embeds_signup_requested();
 	test_bad_input(ev);
 	test_same_bytes_as_avro_c(ev);
 	test_encode_errors();

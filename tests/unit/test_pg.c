@@ -1,4 +1,7 @@
-/* pg: array literals escape what Postgres needs; overflow is reported. */
+/*
+ * pg: array literals escape what Postgres needs; overflow is reported; the
+ * failure policy's classes of SQLSTATEs.
+ */
 #include "check.h"
 #include "pg.h"
 
@@ -29,5 +32,26 @@ int main(void)
 	pg_array_init(&a, 64);
 	CHECK_STR(pg_array_text(&a), "{}");
 	pg_array_free(&a);
+
+	/* Only classes 22 and 23 may be the data's fault. */
+	CHECK_INT(pg_classify_sqlstate("23503"), PG_DATA);
+	CHECK_INT(pg_classify_sqlstate("23505"), PG_DATA);
+	CHECK_INT(pg_classify_sqlstate("22P02"), PG_DATA);
+	CHECK_INT(pg_classify_sqlstate("40001"), PG_RETRY_TXN);
+	CHECK_INT(pg_classify_sqlstate("40P01"), PG_RETRY_TXN);
+	CHECK_INT(pg_classify_sqlstate("08006"), PG_RETRY_CONN);
+	CHECK_INT(pg_classify_sqlstate("57P01"), PG_RETRY_CONN);
+	CHECK_INT(pg_classify_sqlstate("25006"), PG_RETRY_CONN);
+	/* Everything else waits: timeouts, resources, system, internal,
+	 * permissions, anything unknown. */
+	CHECK_INT(pg_classify_sqlstate("57014"), PG_RETRY_LATER);
+	CHECK_INT(pg_classify_sqlstate("55P03"), PG_RETRY_LATER);
+	CHECK_INT(pg_classify_sqlstate("53100"), PG_RETRY_LATER);
+	CHECK_INT(pg_classify_sqlstate("58030"), PG_RETRY_LATER);
+	CHECK_INT(pg_classify_sqlstate("XX000"), PG_RETRY_LATER);
+	CHECK_INT(pg_classify_sqlstate("42501"), PG_RETRY_LATER);
+	CHECK_INT(pg_classify_sqlstate("99999"), PG_RETRY_LATER);
+	CHECK_INT(pg_classify_sqlstate(""), PG_RETRY_LATER);
+	CHECK_INT(pg_classify_sqlstate(NULL), PG_RETRY_LATER);
 	return check_done("pg");
 }

@@ -856,7 +856,8 @@ static void test_metadata(void)
 static void test_encodes(void)
 {
 	static const char *const topics[EVENTS__COUNT] = {
-		"signup-requests", "sms-otp", "sms-sent", "cannot-send-sms"
+		"signup-requests", "sms-otp", "sms-sent", "cannot-send-sms",
+		"signup-requests-dlt"
 	};
 	struct signup_policy p;
 	struct events *ev;

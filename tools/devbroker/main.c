@@ -29,11 +29,14 @@ static const char usage[] =
 
 int main(int argc, char **argv)
 {
-	static const enum cfg_id topics[] = { CFG_OTPFLOW_TOPIC_SIGNUP_REQUESTS,
-					      CFG_OTPFLOW_TOPIC_SMS_OTP,
-					      CFG_OTPFLOW_TOPIC_SMS_OTP_RETRY,
-					      CFG_OTPFLOW_TOPIC_SMS_SENT,
-					      CFG_OTPFLOW_TOPIC_DEAD_LETTER };
+	static const enum cfg_id topics[] = {
+		CFG_OTPFLOW_TOPIC_SIGNUP_REQUESTS,
+		CFG_OTPFLOW_TOPIC_SMS_OTP,
+		CFG_OTPFLOW_TOPIC_SMS_OTP_RETRY,
+		CFG_OTPFLOW_TOPIC_SMS_SENT,
+		CFG_OTPFLOW_TOPIC_DEAD_LETTER,
+		CFG_OTPFLOW_TOPIC_SIGNUP_DEAD_LETTER
+	};
 	long long partitions = 6;
 	char errstr[512];
 	rd_kafka_conf_t *conf;

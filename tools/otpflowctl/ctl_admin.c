@@ -3,7 +3,6 @@
  * database), config (effective configuration, or the Markdown reference),
  * keygen (a key pair for the sealed OTP).
  */
-#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -15,34 +14,6 @@
 #include "pg.h"
 #include "seal.h"
 
-int ctl_wants_help(int argc, char **argv)
-{
-	for (int i = 0; i < argc; i++)
-		if (strcmp(argv[i], "-h") == 0 ||
-		    strcmp(argv[i], "--help") == 0)
-			return 1;
-	return 0;
-}
-
-/* Loads the configuration; with need_db, OTPFLOW_DATABASE_URL must be set. */
-static int load_config(struct cfg *cfg, const char *cmd, bool need_db)
-{
-	const char *url;
-
-	cfg_load(cfg, CFG_CTL);
-	url = cfg_str(cfg, CFG_OTPFLOW_DATABASE_URL);
-	if (need_db && (!url || !*url))
-		cfg_error(cfg,
-			  "OTPFLOW_DATABASE_URL is required by "
-			  "'otpflowctl %s'",
-			  cmd);
-	if (cfg->nerrors == 0)
-		return 0;
-	fprintf(stderr, "otpflowctl %s: invalid configuration:\n%s", cmd,
-		cfg->errors);
-	return -1;
-}
-
 int ctl_migrate(int argc, char **argv)
 {
 	struct cfg cfg;
@@ -50,22 +21,18 @@ int ctl_migrate(int argc, char **argv)
 	PGconn *conn = NULL;
 	int applied = 0, rc = CTL_FAILED;
 
-	if (ctl_wants_help(argc, argv)) {
-		puts("usage: otpflowctl migrate\n\n"
-		     "Applies the SQL migrations (sql/ in OTPFLOW_DATA_DIR) that "
-		     "the database at\nOTPFLOW_DATABASE_URL has not applied yet: "
-		     "the Nhost-compatible auth schema\nand otpflow's own tables. "
-		     "Safe to run any number of times, concurrently,\nand on a "
-		     "database that already has Nhost's auth schema.");
+	if (ctl_help(
+		    argc, argv,
+		    "usage: otpflowctl migrate\n\n"
+		    "Applies the SQL migrations (sql/ in OTPFLOW_DATA_DIR) that "
+		    "the database at\nOTPFLOW_DATABASE_URL has not applied yet: "
+		    "the Nhost-compatible auth schema\nand otpflow's own tables. "
+		    "Safe to run any number of times, concurrently,\nand on a "
+		    "database that already has Nhost's auth schema."))
 		return CTL_OK;
-	}
-	if (argc > 0) {
-		fprintf(stderr, "otpflowctl migrate: unexpected argument %s\n",
-			argv[0]);
+	if (ctl_no_args("migrate", argc, argv) ||
+	    ctl_config_load(&cfg, "migrate", true))
 		return CTL_USAGE;
-	}
-	if (load_config(&cfg, "migrate", true))
-		goto out_usage;
 	paths_data(&cfg, "sql", sql_dir, sizeof(sql_dir));
 	conn = pg_connect(cfg_str(&cfg, CFG_OTPFLOW_DATABASE_URL), "otpflowctl",
 			  errstr, sizeof(errstr));
@@ -86,36 +53,26 @@ out:
 		PQfinish(conn);
 	cfg_free(&cfg);
 	return rc;
-out_usage:
-	cfg_free(&cfg);
-	return CTL_USAGE;
 }
 
 int ctl_config(int argc, char **argv)
 {
 	struct cfg cfg;
 
-	if (ctl_wants_help(argc, argv)) {
-		puts("usage: otpflowctl config [--markdown]\n\n"
+	if (ctl_help(argc, argv,
+		     "usage: otpflowctl config [--markdown]\n\n"
 		     "Without options: checks the configuration otpflowctl "
 		     "would use and logs it\n(secrets redacted). --markdown: "
 		     "prints the reference of every variable\n(docs/"
-		     "configuration.md is this output).");
+		     "configuration.md is this output)."))
 		return CTL_OK;
-	}
 	if (argc == 1 && strcmp(argv[0], "--markdown") == 0) {
 		cfg_write_markdown(stdout);
 		return CTL_OK;
 	}
-	if (argc > 0) {
-		fprintf(stderr, "otpflowctl config: unexpected argument %s\n",
-			argv[0]);
+	if (ctl_no_args("config", argc, argv) ||
+	    ctl_config_load(&cfg, "config", false))
 		return CTL_USAGE;
-	}
-	if (load_config(&cfg, "config", false)) {
-		cfg_free(&cfg);
-		return CTL_USAGE;
-	}
 	cfg_warn_unknown();
 	cfg_log_effective(&cfg);
 	cfg_free(&cfg);
@@ -126,19 +83,15 @@ int ctl_keygen(int argc, char **argv)
 {
 	char pk[SEAL_KEY_B64_SIZE], sk[SEAL_KEY_B64_SIZE];
 
-	if (ctl_wants_help(argc, argv)) {
-		puts("usage: otpflowctl keygen\n\n"
+	if (ctl_help(argc, argv,
+		     "usage: otpflowctl keygen\n\n"
 		     "Prints a new key pair for the sealed OTP as environment "
 		     "assignments:\nOTPFLOW_SEAL_PUBLIC_KEY goes to the worker, "
 		     "OTPFLOW_SEAL_SECRET_KEY to the\nsender only. Keep the "
-		     "secret key secret.");
+		     "secret key secret."))
 		return CTL_OK;
-	}
-	if (argc > 0) {
-		fprintf(stderr, "otpflowctl keygen: unexpected argument %s\n",
-			argv[0]);
+	if (ctl_no_args("keygen", argc, argv))
 		return CTL_USAGE;
-	}
 	if (seal_keygen(pk, sk)) {
 		fprintf(stderr, "otpflowctl keygen: libsodium failed\n");
 		return CTL_FAILED;

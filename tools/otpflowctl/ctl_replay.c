@@ -1,21 +1,11 @@
 /*
- * otpflowctl replay: gives dead-lettered codes another chance. Reads the
- * dead-letter topic up to its end offsets at start; for every record that
- * passes the filters:
- *
- *   - its code was sent since (sms_deliveries says 'sent')  -> nothing
- *   - still valid >= OTPFLOW_REPLAY_MIN_VALIDITY             -> the same
- *     OtpIssued again on sms-otp (the sender dedups by otp_id)
- *   - otherwise                                               -> a REISSUE
- *     request on signup-requests, so the worker issues a fresh code; a
- *     stale code is never re-sent
- *
- * The REISSUE names the user by the number as stored (auth.users keeps what
- * the client sent; the dead letter carries the E.164 destination), looked
- * up by user_id. Its request_id is derived from the otp_id, so the worker's
- * dedup makes a second replay of the same range a no-op. Every record
- * published carries x-replay-of (the dead letter's coordinates) and
- * x-replay-count.
+ * otpflowctl replay: gives dead letters another chance. Reads a
+ * dead-letter topic up to its end offsets at start — cannot-send-sms
+ * (SmsDeadLetter, ctl_replay_sms.c) by default, or with --topic the signup
+ * dead-letter topic (SignupDeadLetter, ctl_replay_signup.c) — and replays
+ * every record that passes the filters, idempotently: replaying the same
+ * range twice publishes nothing that has an effect. Every record published
+ * carries x-replay-of (the dead letter's coordinates) and x-replay-count.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -28,40 +18,20 @@
 #include <sodium.h>
 
 #include "clock.h"
-#include "config.h"
 #include "ctl.h"
-#include "events.h"
-#include "ids.h"
+#include "ctl_replay.h"
+#include "headers.h"
 #include "kafka.h"
-#include "phone.h"
 #include "pg.h"
 #include "signals.h"
 
 #define TIMEOUT_MS 30000
 
-struct replay_opts {
-	long long since_ms, until_ms; /* on last_attempt_at; 0 = open */
-	const char *reason;
-	char phone[PHONE_MAX];
-	long long limit;
-	bool dry_run;
-	double rate; /* records per second; 0 = unlimited */
-};
-
-struct replay_counts {
-	long long scanned, matched, resent, reissued, already_sent,
-		already_reissued, undecodable, failed;
-};
-
-struct replay {
-	const struct cfg *cfg;
-	struct replay_opts o;
-	struct replay_counts n;
-	struct events *ev;
-	rd_kafka_t *consumer, *producer;
-	PGconn *pg;
-	int pending; /* produced, report not yet seen */
-};
+static const char *const sms_reasons[] = { "PERMANENT",		"EXPIRED",
+					   "RETRIES_EXHAUSTED", "CONFIG",
+					   "UNDECODABLE",	NULL };
+static const char *const signup_reasons[] = { "UNSTORABLE", "UNDECODABLE",
+					      NULL };
 
 /* "2026-11-25T18:00:00Z" or a duration ago ("2h"); false if neither. */
 static bool parse_time(const char *s, long long *ms)
@@ -81,14 +51,14 @@ static bool parse_time(const char *s, long long *ms)
 	return true;
 }
 
-/* A UUID derived from otp_id: the same dead letter, the same REISSUE. */
-static void reissue_request_id(const char *otp_id, char out[IDS_UUID_SIZE])
+void replay_derived_id(const char *id, const char *purpose,
+		       char out[IDS_UUID_SIZE])
 {
 	unsigned char h[crypto_generichash_BYTES];
 	char hex[33];
 
-	crypto_generichash(h, sizeof(h), (const unsigned char *)otp_id,
-			   strlen(otp_id), (const unsigned char *)"reissue", 7);
+	crypto_generichash(h, sizeof(h), (const unsigned char *)id, strlen(id),
+			   (const unsigned char *)purpose, strlen(purpose));
 	h[6] = (unsigned char)((h[6] & 0x0F) | 0x40);
 	h[8] = (unsigned char)((h[8] & 0x3F) | 0x80);
 	for (int i = 0; i < 16; i++)
@@ -97,35 +67,78 @@ static void reissue_request_id(const char *otp_id, char out[IDS_UUID_SIZE])
 		 hex + 12, hex + 16, hex + 20);
 }
 
-/*
- * The number of user_id as auth.users holds it (as the client sent it) into
- * out. 1 found, 0 no such user, -1 on error (or a number longer than out).
- */
-static int stored_phone(PGconn *conn, const char *user_id, char *out,
-			size_t out_size)
+int replay_exists(PGconn *conn, const char *sql, const char *param)
 {
-	PGresult *res = PQexecParams(conn,
-				     "SELECT phone_number FROM auth.users "
-				     "WHERE id = $1::uuid",
-				     1, NULL, &user_id, NULL, NULL, 0);
-	int rc = pg_classify(conn, res) == PG_OK ? PQntuples(res) > 0 : -1;
+	PGresult *res = NULL;
+	char errstr[256];
+	int rc = pg_exec_params(conn, sql, 1, &param, &res, NULL, errstr,
+				sizeof(errstr)) == PG_OK ?
+			 PQntuples(res) > 0 :
+			 -1;
 
-	/* Cut, it would name nobody: a failure, never a wrong number. */
-	if (rc == 1 && (size_t)snprintf(out, out_size, "%s",
-					PQgetvalue(res, 0, 0)) >= out_size)
-		rc = -1;
 	PQclear(res);
 	return rc;
 }
 
-/* Whether a query with one text parameter returns a row. -1 on error. */
-static int exists(PGconn *conn, const char *sql, const char *param)
+bool replay_matches(struct replay *r, long long at_ms, const char *reason,
+		    const char *phone)
 {
-	PGresult *res = PQexecParams(conn, sql, 1, NULL, &param, NULL, NULL, 0);
-	int rc = pg_classify(conn, res) == PG_OK ? PQntuples(res) > 0 : -1;
+	if ((r->o.since_ms && at_ms < r->o.since_ms) ||
+	    (r->o.until_ms && at_ms > r->o.until_ms) ||
+	    (r->o.reason && (!reason || strcmp(reason, r->o.reason) != 0)) ||
+	    (r->o.phone[0] && (!phone || strcmp(phone, r->o.phone) != 0)) ||
+	    (r->o.limit >= 0 && r->n.matched >= r->o.limit))
+		return false;
+	r->n.matched++;
+	return true;
+}
 
-	PQclear(res);
+int replay_submit(struct replay *r, const json_t *request,
+		  const char *request_id, const char *phone, const char *tp,
+		  const char *where, int count)
+{
+	char errstr[256];
+	void *value = NULL;
+	size_t len = 0;
+	int rc = -1;
+
+	if (events_encode(r->ev, EVENTS_SIGNUP_REQUESTED, request, &value, &len,
+			  errstr, sizeof(errstr)) == 0)
+		rc = replay_publish(
+			r, cfg_str(r->cfg, CFG_OTPFLOW_TOPIC_SIGNUP_REQUESTS),
+			phone, value, len, request_id, tp, where, count);
+	free(value);
 	return rc;
+}
+
+void replay_context(const rd_kafka_message_t *rkm, char *where,
+		    size_t where_size, int *count,
+		    char tp[IDS_TRACEPARENT_SIZE])
+{
+	char tp_in[64], count_in[16];
+	long long previous;
+
+	snprintf(where, where_size, "%s/%d/%lld", rd_kafka_topic_name(rkm->rkt),
+		 (int)rkm->partition, (long long)rkm->offset);
+	hdr_str(rkm, HDR_REPLAY_COUNT, count_in, sizeof(count_in));
+	if (!cfg_parse_int(count_in, 0, 1000000, &previous))
+		previous = 0;
+	*count = (int)previous + 1;
+	hdr_str(rkm, HDR_TRACEPARENT, tp_in, sizeof(tp_in));
+	ids_traceparent_child(tp_in, tp);
+}
+
+void replay_report(struct replay *r, const char *action, const char *id_name,
+		   const char *id, const char *phone, const char *reason)
+{
+	char masked[PHONE_MAX + 8];
+
+	phone_mask(phone, masked, sizeof(masked));
+	printf("%s %s %s=%s phone=%s reason=%s\n",
+	       r->o.dry_run ? "would" : "did", action, id_name, id, masked,
+	       reason);
+	if (r->o.rate > 0 && !r->o.dry_run)
+		usleep((useconds_t)(1e6 / r->o.rate));
 }
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
@@ -141,26 +154,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
 	}
 }
 
-static const char *header(const rd_kafka_message_t *rkm, const char *name,
-			  char *out, size_t size)
-{
-	rd_kafka_headers_t *hdrs = NULL;
-	const void *v = NULL;
-	size_t len = 0;
-
-	out[0] = '\0';
-	if (rd_kafka_message_headers(rkm, &hdrs) ==
-		    RD_KAFKA_RESP_ERR_NO_ERROR &&
-	    rd_kafka_header_get_last(hdrs, name, &v, &len) ==
-		    RD_KAFKA_RESP_ERR_NO_ERROR &&
-	    v && len < size) {
-		memcpy(out, v, len);
-		out[len] = '\0';
-	}
-	return out;
-}
-
-static int publish(struct replay *r, const char *topic, const char *key,
+int replay_publish(struct replay *r, const char *topic, const char *key,
 		   const void *value, size_t len, const char *request_id,
 		   const char *traceparent, const char *replay_of, int count)
 {
@@ -174,10 +168,10 @@ static int publish(struct replay *r, const char *topic, const char *key,
 			RD_KAFKA_V_KEY(key, strlen(key)),
 			RD_KAFKA_V_VALUE((void *)value, len),
 			RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-			RD_KAFKA_V_HEADER("request-id", request_id, -1),
-			RD_KAFKA_V_HEADER("traceparent", traceparent, -1),
-			RD_KAFKA_V_HEADER("x-replay-of", replay_of, -1),
-			RD_KAFKA_V_HEADER("x-replay-count", count_text, -1),
+			RD_KAFKA_V_HEADER(HDR_REQUEST_ID, request_id, -1),
+			RD_KAFKA_V_HEADER(HDR_TRACEPARENT, traceparent, -1),
+			RD_KAFKA_V_HEADER(HDR_REPLAY_OF, replay_of, -1),
+			RD_KAFKA_V_HEADER(HDR_REPLAY_COUNT, count_text, -1),
 			RD_KAFKA_V_END);
 		if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
 			rd_kafka_poll(r->producer, 100);
@@ -193,138 +187,26 @@ static int publish(struct replay *r, const char *topic, const char *key,
 	return 0;
 }
 
-/* One dead letter: filter, decide, act (or say what it would do). */
-static void replay_one(struct replay *r, const rd_kafka_message_t *rkm)
+/* ctl_record_fn: one dead letter, then the producer's reports. */
+static void on_record(void *arg, const rd_kafka_message_t *rkm)
 {
-	json_t *dl = NULL, *otp;
-	char errstr[256], where[128], masked[PHONE_MAX + 8], tp_in[64],
-		tp[IDS_TRACEPARENT_SIZE], count_in[16];
-	const char *otp_id, *phone, *action;
-	long long last_attempt, expires, previous;
-	int count;
+	struct replay *r = arg;
 
-	r->n.scanned++;
-	snprintf(where, sizeof(where), "%s/%d/%lld",
-		 rd_kafka_topic_name(rkm->rkt), (int)rkm->partition,
-		 (long long)rkm->offset);
-	if (events_decode(r->ev, EVENTS_SMS_DEAD_LETTER, rkm->payload, rkm->len,
-			  &dl, errstr, sizeof(errstr)) ||
-	    !json_is_object(otp = json_object_get(dl, "otp"))) {
-		r->n.undecodable++; /* nothing to replay without the code */
-		goto out;
+	if (rkm) {
+		if (r->o.signups)
+			replay_signup(r, rkm);
+		else
+			replay_sms(r, rkm);
+		if (r->n.scanned % 100 == 0)
+			fprintf(stderr, "replay: %lld scanned, %lld matched\n",
+				r->n.scanned, r->n.matched);
 	}
-	otp_id = json_string_value(json_object_get(otp, "otp_id"));
-	phone = json_string_value(json_object_get(otp, "phone_number"));
-	last_attempt =
-		json_integer_value(json_object_get(dl, "last_attempt_at"));
-	expires = json_integer_value(json_object_get(otp, "expires_at"));
-	if ((r->o.since_ms && last_attempt < r->o.since_ms) ||
-	    (r->o.until_ms && last_attempt > r->o.until_ms) ||
-	    (r->o.reason &&
-	     strcmp(json_string_value(json_object_get(dl, "reason")),
-		    r->o.reason) != 0) ||
-	    (r->o.phone[0] && strcmp(phone, r->o.phone) != 0))
-		goto out;
-	if (r->o.limit >= 0 && r->n.matched >= r->o.limit)
-		goto out;
-	r->n.matched++;
-	phone_mask(phone, masked, sizeof(masked));
-	if (!cfg_parse_int(header(rkm, "x-replay-count", count_in,
-				  sizeof(count_in)),
-			   0, 1000000, &previous))
-		previous = 0;
-	count = (int)previous + 1;
-	ids_traceparent_child(header(rkm, "traceparent", tp_in, sizeof(tp_in)),
-			      tp);
-
-	if (exists(r->pg,
-		   "SELECT 1 FROM otpflow.sms_deliveries "
-		   "WHERE otp_id = $1::uuid AND status = 'sent'",
-		   otp_id) == 1) {
-		r->n.already_sent++;
-		action = "already sent";
-	} else if (expires - clock_wall_ms() >=
-		   cfg_ms(r->cfg, CFG_OTPFLOW_REPLAY_MIN_VALIDITY)) {
-		action = "resend";
-		if (!r->o.dry_run) {
-			void *value = NULL;
-			size_t len = 0;
-
-			if (events_encode(r->ev, EVENTS_OTP_ISSUED, otp, &value,
-					  &len, errstr, sizeof(errstr)) ||
-			    publish(r,
-				    cfg_str(r->cfg, CFG_OTPFLOW_TOPIC_SMS_OTP),
-				    phone, value, len,
-				    json_string_value(
-					    json_object_get(otp, "request_id")),
-				    tp, where, count))
-				action = "failed";
-			free(value);
-		}
-		if (strcmp(action, "resend") == 0)
-			r->n.resent++;
-	} else {
-		char request_id[IDS_UUID_SIZE], stored[1024];
-
-		reissue_request_id(otp_id, request_id);
-		if (exists(r->pg,
-			   "SELECT 1 FROM otpflow.processed_requests "
-			   "WHERE request_id = $1::uuid",
-			   request_id) == 1) {
-			r->n.already_reissued++;
-			action = "already reissued";
-		} else if (stored_phone(r->pg,
-					json_string_value(json_object_get(
-						otp, "user_id")),
-					stored, sizeof(stored)) != 1) {
-			r->n.failed++;
-			action = "user not found";
-		} else {
-			action = "reissue";
-			if (!r->o.dry_run) {
-				json_t *req = json_pack(
-					"{s:s,s:I,s:s,s:s,s:s,s:O,s:s,s:[],s:s,"
-					"s:s,s:n,s:s,s:s}",
-					"request_id", request_id, "received_at",
-					(json_int_t)clock_wall_ms(),
-					"phone_number", stored, "phone_e164",
-					phone, "display_name", stored, "locale",
-					json_object_get(otp, "locale"),
-					"default_role", "", "allowed_roles",
-					"metadata_json", "null", "redirect_to",
-					"", "client_ip", "kind", "REISSUE",
-					"replay_of", otp_id);
-				void *value = NULL;
-				size_t len = 0;
-
-				if (!req ||
-				    events_encode(r->ev,
-						  EVENTS_SIGNUP_REQUESTED, req,
-						  &value, &len, errstr,
-						  sizeof(errstr)) ||
-				    publish(r,
-					    cfg_str(r->cfg,
-						    CFG_OTPFLOW_TOPIC_SIGNUP_REQUESTS),
-					    phone, value, len, request_id, tp,
-					    where, count))
-					action = "failed";
-				free(value);
-				json_decref(req);
-			}
-			if (strcmp(action, "reissue") == 0)
-				r->n.reissued++;
-		}
-	}
-	printf("%s %s otp_id=%s phone=%s reason=%s\n",
-	       r->o.dry_run ? "would" : "did", action, otp_id, masked,
-	       json_string_value(json_object_get(dl, "reason")));
-	if (r->o.rate > 0 && !r->o.dry_run)
-		usleep((useconds_t)(1e6 / r->o.rate));
-out:
-	json_decref(dl);
+	if (r->producer)
+		rd_kafka_poll(r->producer, 0);
 }
 
-static int parse_args(int argc, char **argv, struct replay_opts *o)
+static int parse_args(int argc, char **argv, struct replay_opts *o,
+		      const char **topic)
 {
 	int i;
 
@@ -346,16 +228,9 @@ static int parse_args(int argc, char **argv, struct replay_opts *o)
 			if (!parse_time(v, &o->until_ms))
 				goto bad;
 		} else if (strcmp(argv[i - 1], "--reason") == 0) {
-			static const char *const reasons[] = {
-				"PERMANENT", "EXPIRED",	    "RETRIES_EXHAUSTED",
-				"CONFIG",    "UNDECODABLE", NULL
-			};
-			bool known = false;
-			for (const char *const *r = reasons; *r; r++)
-				known |= strcmp(*r, v) == 0;
-			if (!known)
-				goto bad;
-			o->reason = v;
+			o->reason = v; /* checked once the topic is known */
+		} else if (strcmp(argv[i - 1], "--topic") == 0) {
+			*topic = v;
 		} else if (strcmp(argv[i - 1], "--phone") == 0) {
 			if (!phone_normalise(v, strlen(v), o->phone,
 					     sizeof(o->phone)))
@@ -382,175 +257,144 @@ bad:
 	return -1;
 }
 
-/* The dead-letter partitions with their end offsets now (what to read). */
-static rd_kafka_topic_partition_list_t *
-snapshot(rd_kafka_t *rk, const char *topic, char *errstr, size_t size)
+/* Which dead letters topic holds, and whether --reason fits them. */
+static int check_topic(const struct cfg *cfg, const char *topic,
+		       struct replay_opts *o)
 {
-	const struct rd_kafka_metadata *md = NULL;
-	rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-	rd_kafka_topic_partition_list_t *parts = NULL;
-	rd_kafka_resp_err_t err =
-		rd_kafka_metadata(rk, 0, rkt, &md, TIMEOUT_MS);
+	const char *const *reasons = sms_reasons;
+	bool known = !o->reason;
 
-	rd_kafka_topic_destroy(rkt);
-	if (err || md->topics[0].err) {
-		err = err ? err : md->topics[0].err;
-		if (err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
-			parts = rd_kafka_topic_partition_list_new(0);
-		else
-			snprintf(errstr, size, "%s: %s", topic,
-				 rd_kafka_err2str(err));
-		goto out;
+	if (strcmp(topic, cfg_str(cfg, CFG_OTPFLOW_TOPIC_SIGNUP_DEAD_LETTER)) ==
+	    0) {
+		o->signups = true;
+		reasons = signup_reasons;
+	} else if (strcmp(topic, cfg_str(cfg, CFG_OTPFLOW_TOPIC_DEAD_LETTER))) {
+		fprintf(stderr,
+			"otpflowctl replay: %s is not a dead-letter topic "
+			"(OTPFLOW_TOPIC_DEAD_LETTER or "
+			"OTPFLOW_TOPIC_SIGNUP_DEAD_LETTER)\n",
+			topic);
+		return -1;
 	}
-	parts = rd_kafka_topic_partition_list_new(md->topics[0].partition_cnt);
-	for (int p = 0; p < md->topics[0].partition_cnt; p++) {
-		int64_t low = 0, high = 0;
-		rd_kafka_topic_partition_t *tp;
+	for (const char *const *r = reasons; *r && !known; r++)
+		known = strcmp(*r, o->reason) == 0;
+	if (!known) {
+		fprintf(stderr,
+			"otpflowctl replay: --reason %s: not a reason of %s "
+			"(try --help)\n",
+			o->reason, topic);
+		return -1;
+	}
+	return 0;
+}
 
-		err = rd_kafka_query_watermark_offsets(
-			rk, topic, md->topics[0].partitions[p].id, &low, &high,
-			TIMEOUT_MS);
-		if (err) {
-			snprintf(errstr, size, "%s: %s", topic,
-				 rd_kafka_err2str(err));
-			rd_kafka_topic_partition_list_destroy(parts);
-			parts = NULL;
-			goto out;
-		}
-		if (high <= low)
-			continue; /* nothing to read there */
-		tp = rd_kafka_topic_partition_list_add(
-			parts, topic, md->topics[0].partitions[p].id);
-		tp->offset = low;
-		/* The end offset travels in the opaque. */
-		tp->opaque = (void *)(intptr_t)high;
-	}
-out:
-	if (md)
-		rd_kafka_metadata_destroy(md);
-	return parts;
+static const char usage[] =
+	"usage: otpflowctl replay [--topic T] [--since T] [--until T] "
+	"[--reason R]\n"
+	"                         [--phone P] [--limit N] [--dry-run] "
+	"[--rate N]\n\n"
+	"Reads a dead-letter topic (up to its end at start) and replays "
+	"every record\nthat matches. Replaying the same range twice "
+	"publishes nothing new. Every\nrecord published carries "
+	"x-replay-of.\n\n"
+	"cannot-send-sms (OTPFLOW_TOPIC_DEAD_LETTER, the default): a code "
+	"sent since is\nleft alone; a code still valid for at least "
+	"OTPFLOW_REPLAY_MIN_VALIDITY is\npublished again to sms-otp; an "
+	"older one becomes a REISSUE request on\nsignup-requests, so the "
+	"worker issues a fresh code (a stale code is never\nre-sent).\n\n"
+	"signup-requests-dlt (OTPFLOW_TOPIC_SIGNUP_DEAD_LETTER): a request "
+	"the worker\ncould not store is submitted again to signup-requests "
+	"(fix the cause first,\ne.g. a missing role); an undecodable record "
+	"cannot be.\n\n"
+	"  --topic T          the dead-letter topic to read\n"
+	"  --since/--until T  dead-lettered (last attempt) after/before T:\n"
+	"                     2026-11-25T18:00:00Z, or a duration ago such "
+	"as 2h\n"
+	"  --reason R         cannot-send-sms: PERMANENT, EXPIRED, "
+	"RETRIES_EXHAUSTED,\n"
+	"                     CONFIG, UNDECODABLE; signup-requests-dlt: "
+	"UNSTORABLE,\n"
+	"                     UNDECODABLE\n"
+	"  --phone P          one number\n"
+	"  --limit N          at most N records\n"
+	"  --dry-run          print what would happen; publish nothing\n"
+	"  --rate N           at most N records per second\n\n"
+	"Prints one line per record and a summary.";
+
+/* The clients of a run; 0 or -1 with errstr. */
+static int open_clients(struct replay *r, char *errstr, size_t errstr_size)
+{
+	const char *overrides[] = { "enable.auto.commit", "false", NULL };
+	char group[64];
+
+	snprintf(group, sizeof(group), "otpflowctl-replay-%d", (int)getpid());
+	r->ev = events_from_config(r->cfg, errstr, errstr_size);
+	if (r->ev)
+		r->pg = pg_connect(cfg_str(r->cfg, CFG_OTPFLOW_DATABASE_URL),
+				   "otpflowctl", errstr, errstr_size);
+	if (r->pg)
+		r->consumer = kafka_consumer_new(r->cfg, group, NULL, overrides,
+						 NULL, NULL, errstr,
+						 errstr_size);
+	if (r->consumer && !r->o.dry_run)
+		r->producer = kafka_producer_new(r->cfg, on_delivery, r, NULL,
+						 errstr, errstr_size);
+	return r->consumer && (r->o.dry_run || r->producer) ? 0 : -1;
+}
+
+static void print_summary(const struct replay *r)
+{
+	const struct replay_counts *n = &r->n;
+
+	if (r->o.signups)
+		printf("replay%s: %lld dead letters scanned, %lld matched: "
+		       "%lld resubmitted, %lld already resubmitted, %lld not "
+		       "replayable, %lld undecodable, %lld failed\n",
+		       r->o.dry_run ? " (dry run)" : "", n->scanned, n->matched,
+		       n->resubmitted, n->already_resubmitted,
+		       n->not_replayable, n->undecodable, n->failed);
+	else
+		printf("replay%s: %lld dead letters scanned, %lld matched: "
+		       "%lld resent, %lld reissued, %lld already sent, %lld "
+		       "already reissued, %lld undecodable, %lld failed\n",
+		       r->o.dry_run ? " (dry run)" : "", n->scanned, n->matched,
+		       n->resent, n->reissued, n->already_sent,
+		       n->already_reissued, n->undecodable, n->failed);
 }
 
 int ctl_replay(int argc, char **argv)
 {
 	struct replay r = { 0 };
-	rd_kafka_topic_partition_list_t *parts = NULL;
-	const char *topic;
-	char errstr[512], group[64];
+	const char *topic = NULL;
+	char errstr[512];
 	struct cfg cfg;
-	int rc = CTL_FAILED, left;
+	int rc = CTL_FAILED;
 
-	if (ctl_wants_help(argc, argv)) {
-		puts("usage: otpflowctl replay [--since T] [--until T] "
-		     "[--reason R] [--phone P]\n"
-		     "                         [--limit N] [--dry-run] "
-		     "[--rate N]\n\n"
-		     "Reads the dead-letter topic (up to its end at start) and, "
-		     "for each record\nthat matches: a code sent since is left "
-		     "alone; a code still valid for at\nleast "
-		     "OTPFLOW_REPLAY_MIN_VALIDITY is published again to "
-		     "sms-otp; an older\none becomes a REISSUE request on "
-		     "signup-requests, so the worker issues a\nfresh code "
-		     "(a stale code is never re-sent). Replaying the same "
-		     "range twice\nsends nothing new. Every record published "
-		     "carries x-replay-of.\n\n"
-		     "  --since/--until T  last attempt after/before T: "
-		     "2026-11-25T18:00:00Z, or\n"
-		     "                     a duration ago such as 2h\n"
-		     "  --reason R         PERMANENT, EXPIRED, RETRIES_EXHAUSTED, "
-		     "CONFIG\n"
-		     "  --phone P          one number\n"
-		     "  --limit N          at most N records\n"
-		     "  --dry-run          print what would happen; publish "
-		     "nothing\n"
-		     "  --rate N           at most N records per second\n\n"
-		     "Prints one line per record and a summary.");
+	if (ctl_help(argc, argv, usage))
 		return CTL_OK;
-	}
-	if (parse_args(argc, argv, &r.o))
+	if (parse_args(argc, argv, &r.o, &topic))
 		return CTL_USAGE;
-	cfg_load(&cfg, CFG_CTL);
-	if (!cfg_str(&cfg, CFG_OTPFLOW_DATABASE_URL))
-		cfg_error(&cfg, "OTPFLOW_DATABASE_URL is required by "
-				"'otpflowctl replay'");
-	if (cfg.nerrors) {
-		fprintf(stderr, "otpflowctl replay: invalid configuration:\n%s",
-			cfg.errors);
+	if (ctl_config_load(&cfg, "replay", true))
+		return CTL_USAGE;
+	if (!topic)
+		topic = cfg_str(&cfg, CFG_OTPFLOW_TOPIC_DEAD_LETTER);
+	if (check_topic(&cfg, topic, &r.o)) {
 		cfg_free(&cfg);
 		return CTL_USAGE;
 	}
 	signals_install();
 	r.cfg = &cfg;
-	topic = cfg_str(&cfg, CFG_OTPFLOW_TOPIC_DEAD_LETTER);
-	snprintf(group, sizeof(group), "otpflowctl-replay-%d", (int)getpid());
-	{
-		const char *overrides[] = { "enable.auto.commit", "false",
-					    NULL };
-		r.ev = events_from_config(&cfg, errstr, sizeof(errstr));
-		if (r.ev)
-			r.pg = pg_connect(cfg_str(&cfg,
-						  CFG_OTPFLOW_DATABASE_URL),
-					  "otpflowctl", errstr, sizeof(errstr));
-		if (r.pg)
-			r.consumer = kafka_consumer_new(&cfg, group, NULL,
-							overrides, NULL, NULL,
-							errstr, sizeof(errstr));
-		if (r.consumer && !r.o.dry_run)
-			r.producer = kafka_producer_new(&cfg, on_delivery, &r,
-							NULL, errstr,
-							sizeof(errstr));
-	}
-	if (!r.consumer || (!r.o.dry_run && !r.producer) ||
-	    !(parts = snapshot(r.consumer, topic, errstr, sizeof(errstr)))) {
+	if (open_clients(&r, errstr, sizeof(errstr)) ||
+	    ctl_read_topic(r.consumer, topic, on_record, &r, errstr,
+			   sizeof(errstr))) {
 		fprintf(stderr, "otpflowctl replay: %s\n", errstr);
 		goto out;
 	}
-	left = parts->cnt;
-	if (left)
-		rd_kafka_assign(r.consumer, parts);
-	while (left > 0 && !signals_stop_requested()) {
-		rd_kafka_message_t *rkm =
-			rd_kafka_consumer_poll(r.consumer, 500);
-
-		if (!rkm)
-			continue;
-		if (!rkm->err) {
-			rd_kafka_topic_partition_t *tp =
-				rd_kafka_topic_partition_list_find(
-					parts, topic, rkm->partition);
-			int64_t end = tp ? (intptr_t)tp->opaque : 0;
-
-			if (tp && rkm->offset < end)
-				replay_one(&r, rkm);
-			if (tp && rkm->offset + 1 >= end && tp->offset != -1) {
-				tp->offset = -1; /* done with this partition */
-				left--;
-			}
-			if (r.n.scanned % 100 == 0)
-				fprintf(stderr,
-					"replay: %lld scanned, %lld "
-					"matched\n",
-					r.n.scanned, r.n.matched);
-		} else if (rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-			fprintf(stderr, "otpflowctl replay: %s\n",
-				rd_kafka_message_errstr(rkm));
-		}
-		rd_kafka_message_destroy(rkm);
-		if (r.producer)
-			rd_kafka_poll(r.producer, 0);
-	}
 	if (r.producer && rd_kafka_flush(r.producer, TIMEOUT_MS))
 		r.n.failed += r.pending;
-	printf("replay%s: %lld dead letters scanned, %lld matched: %lld "
-	       "resent, %lld reissued, %lld already sent, %lld already "
-	       "reissued, %lld undecodable, %lld failed\n",
-	       r.o.dry_run ? " (dry run)" : "", r.n.scanned, r.n.matched,
-	       r.n.resent, r.n.reissued, r.n.already_sent, r.n.already_reissued,
-	       r.n.undecodable, r.n.failed);
+	print_summary(&r);
 	rc = r.n.failed || signals_stop_requested() ? CTL_FAILED : CTL_OK;
 out:
-	if (parts)
-		rd_kafka_topic_partition_list_destroy(parts);
 	kafka_consumer_close(r.consumer, CLOSE_TIMEOUT_MS);
 	if (r.producer)
 		rd_kafka_destroy(r.producer);

@@ -2,12 +2,15 @@
  * otpflowctl stats: where every accepted request is. Kafka side: records
  * per topic (end - start offsets) and the committed lag of the worker and
  * sender groups. Postgres side: users, request outcomes, pending outbox
- * rows, issued / sent / dead-lettered codes. Then the reconciliation of
+ * rows, issued / sent / dead-lettered codes, and the signup dead letters
+ * by reason (read from their topic). Then the reconciliation of
  * docs/api.md §5:
  *
- *   accepted = created + existing + dropped + reissued
- *              + the sign-in outcomes                    (+ worker lag)
+ *   accepted = created + existing + dropped + reissued + sign-in outcomes
+ *              + undecodable dead letters                (+ worker lag)
  *   issued   = sent + dead-lettered                      (+ in flight)
+ *
+ * (a request dead-lettered as UNSTORABLE is recorded 'dropped').
  *
  * "balanced" when nothing is in flight; otherwise what is outstanding.
  */
@@ -15,8 +18,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
 #include "config.h"
 #include "ctl.h"
+#include "events.h"
 #include "kafka.h"
 #include "pg.h"
 
@@ -143,15 +149,63 @@ out:
 static long long count(PGconn *conn, const char *sql, char *errstr,
 		       size_t errstr_size)
 {
-	PGresult *res = PQexec(conn, sql);
+	PGresult *res = NULL;
 	long long n = -1;
 
-	if (pg_classify(conn, res) == PG_OK && PQntuples(res) == 1)
+	if (pg_exec_params(conn, sql, 0, NULL, &res, NULL, errstr,
+			   errstr_size) == PG_OK &&
+	    PQntuples(res) == 1)
 		n = atoll(PQgetvalue(res, 0, 0));
-	else
-		snprintf(errstr, errstr_size, "%s", PQerrorMessage(conn));
 	PQclear(res);
 	return n;
+}
+
+/* Signup dead letters by reason: [0] UNSTORABLE, [1] UNDECODABLE. */
+struct dead_counts {
+	struct events *ev;
+	long long reason[2], other;
+};
+
+static void count_dead_letter(void *arg, const rd_kafka_message_t *rkm)
+{
+	struct dead_counts *c = arg;
+	json_t *dl = NULL;
+	const char *reason;
+	char errstr[256];
+
+	if (!rkm)
+		return;
+	if (events_decode(c->ev, EVENTS_SIGNUP_DEAD_LETTER, rkm->payload,
+			  rkm->len, &dl, errstr, sizeof(errstr)) == 0 &&
+	    (reason = json_string_value(json_object_get(dl, "reason"))))
+		c->reason[strcmp(reason, "UNSTORABLE") != 0]++;
+	else
+		c->other++;
+	json_decref(dl);
+}
+
+/* Reads the signup dead-letter topic; 0 or -1 with errstr. */
+static int count_dead_letters(const struct cfg *cfg, struct dead_counts *c,
+			      char *errstr, size_t errstr_size)
+{
+	const char *overrides[] = { "enable.auto.commit", "false", NULL };
+	rd_kafka_t *rk = NULL;
+	char group[64];
+	int rc = -1;
+
+	snprintf(group, sizeof(group), "otpflowctl-stats-%d", (int)getpid());
+	c->ev = events_from_config(cfg, errstr, errstr_size);
+	if (c->ev)
+		rk = kafka_consumer_new(cfg, group, NULL, overrides, NULL, NULL,
+					errstr, errstr_size);
+	if (rk)
+		rc = ctl_read_topic(
+			rk, cfg_str(cfg, CFG_OTPFLOW_TOPIC_SIGNUP_DEAD_LETTER),
+			count_dead_letter, c, errstr, errstr_size);
+	kafka_consumer_close(rk, CLOSE_TIMEOUT_MS);
+	events_destroy(c->ev);
+	c->ev = NULL;
+	return rc;
 }
 
 int ctl_stats(int argc, char **argv)
@@ -164,13 +218,16 @@ int ctl_stats(int argc, char **argv)
 		  .group = "otpflow-sender" },
 		{ .var = CFG_OTPFLOW_TOPIC_SMS_SENT },
 		{ .var = CFG_OTPFLOW_TOPIC_DEAD_LETTER },
+		{ .var = CFG_OTPFLOW_TOPIC_SIGNUP_DEAD_LETTER },
 	};
+	struct dead_counts dead_letters = { 0 };
 	static const char *const outcomes[] = {
 		"created",	  "existing",	    "dropped",
 		"reissued",	  "signin_code",    "signin_throttled",
 		"signin_refused", "signin_no_user",
 	};
-	long long outcome[8], users, outbox, issued, sent, dead, processed = 0;
+	long long outcome[8], users, outbox, issued, sent, dead,
+		processed = 0, undecodable, unprocessed;
 	char errstr[512];
 	rd_kafka_conf_t *conf;
 	rd_kafka_t *rk = NULL;
@@ -178,35 +235,24 @@ int ctl_stats(int argc, char **argv)
 	struct cfg cfg;
 	int rc = CTL_FAILED;
 
-	if (ctl_wants_help(argc, argv)) {
-		puts("usage: otpflowctl stats\n\n"
+	if (ctl_help(argc, argv,
+		     "usage: otpflowctl stats\n\n"
 		     "Records per topic and the lag of the otpflow-worker and "
 		     "otpflow-sender\ngroups; users, request outcomes, pending "
 		     "outbox rows, issued, sent and\ndead-lettered codes; then "
-		     "the reconciliation\n"
-		     "  accepted = created + existing + dropped + reissued + "
-		     "sign-in outcomes\n"
+		     "the signup dead letters by reason; then the "
+		     "reconciliation\n"
+		     "  accepted = created + existing + dropped + reissued\n"
+		     "             + sign-in outcomes + undecodable signup "
+		     "dead letters\n"
 		     "  issued   = sent + dead-lettered\n"
 		     "ending with \"balanced\" or \"not balanced: ...\" (records "
 		     "still in flight).\nCounts of topics assume nothing was "
-		     "deleted by retention yet.");
+		     "deleted by retention yet."))
 		return CTL_OK;
-	}
-	if (argc > 0) {
-		fprintf(stderr, "otpflowctl stats: unexpected argument %s\n",
-			argv[0]);
+	if (ctl_no_args("stats", argc, argv) ||
+	    ctl_config_load(&cfg, "stats", true))
 		return CTL_USAGE;
-	}
-	cfg_load(&cfg, CFG_CTL);
-	if (!cfg_str(&cfg, CFG_OTPFLOW_DATABASE_URL))
-		cfg_error(&cfg, "OTPFLOW_DATABASE_URL is required by "
-				"'otpflowctl stats'");
-	if (cfg.nerrors) {
-		fprintf(stderr, "otpflowctl stats: invalid configuration:\n%s",
-			cfg.errors);
-		cfg_free(&cfg);
-		return CTL_USAGE;
-	}
 	/* A consumer handle: its metadata requests never auto-create topics. */
 	conf = kafka_conf_new(&cfg, NULL, errstr, sizeof(errstr));
 	if (conf && !(rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr,
@@ -266,16 +312,31 @@ int ctl_stats(int argc, char **argv)
 	printf("codes issued %lld = sent %lld + dead-lettered %lld + in "
 	       "flight %lld\n",
 	       issued, sent, dead, issued - sent - dead);
-	printf("accepted %lld = processed %lld + not yet processed %lld\n",
-	       topics[0].records, processed, topics[0].records - processed);
-	if (topics[0].records == processed && outbox == 0 &&
-	    issued == sent + dead && topics[0].lag == 0)
+	if (topics[5].records > 0 &&
+	    count_dead_letters(&cfg, &dead_letters, errstr, sizeof(errstr)))
+		goto fail;
+	undecodable = dead_letters.reason[1];
+	if (topics[5].records > 0)
+		printf("signup dead letters: %lld unstorable (recorded as "
+		       "dropped), %lld undecodable, %lld unreadable\n",
+		       dead_letters.reason[0], undecodable, dead_letters.other);
+	unprocessed = topics[0].records - processed - undecodable;
+	if (undecodable)
+		printf("accepted %lld = processed %lld + undecodable %lld + "
+		       "not yet processed %lld\n",
+		       topics[0].records, processed, undecodable, unprocessed);
+	else
+		printf("accepted %lld = processed %lld + not yet processed "
+		       "%lld\n",
+		       topics[0].records, processed, unprocessed);
+	if (unprocessed == 0 && outbox == 0 && issued == sent + dead &&
+	    topics[0].lag == 0)
 		puts("balanced");
 	else
 		printf("not balanced: %lld requests unprocessed, %lld outbox "
 		       "rows, %lld codes in flight, worker lag %lld\n",
-		       topics[0].records - processed, outbox,
-		       issued - sent - dead, topics[0].lag);
+		       unprocessed, outbox, issued - sent - dead,
+		       topics[0].lag);
 	rc = CTL_OK;
 	goto out;
 fail:

@@ -31,6 +31,8 @@ static int type_of_topic(const struct cfg *cfg, const char *topic)
 		{ CFG_OTPFLOW_TOPIC_SMS_OTP_RETRY, EVENTS_OTP_ISSUED },
 		{ CFG_OTPFLOW_TOPIC_SMS_SENT, EVENTS_SMS_SENT },
 		{ CFG_OTPFLOW_TOPIC_DEAD_LETTER, EVENTS_SMS_DEAD_LETTER },
+		{ CFG_OTPFLOW_TOPIC_SIGNUP_DEAD_LETTER,
+		  EVENTS_SIGNUP_DEAD_LETTER },
 	};
 	for (size_t i = 0; i < sizeof(map) / sizeof(*map); i++)
 		if (strcmp(cfg_str(cfg, map[i].var), topic) == 0)
@@ -164,18 +166,18 @@ int ctl_tail(int argc, char **argv)
 	struct cfg cfg;
 	int type, rc = CTL_FAILED, eof_left = 0;
 
-	if (ctl_wants_help(argc, argv)) {
-		puts("usage: otpflowctl tail TOPIC [--from-beginning] [--count N] "
-		     "[--no-follow] [--unmask]\n\n"
-		     "Prints the records of an otpflow topic as JSON lines: "
-		     "topic, partition,\noffset, timestamp, key, headers and the "
-		     "decoded record. Starts at the end\n(new records only) "
-		     "unless --from-beginning; follows until Ctrl-C unless\n"
-		     "--no-follow (stop at the end) or --count N (stop after N "
-		     "records).\nPhone numbers are masked (+1415*****23) unless "
-		     "--unmask.");
+	if (ctl_help(
+		    argc, argv,
+		    "usage: otpflowctl tail TOPIC [--from-beginning] [--count N] "
+		    "[--no-follow] [--unmask]\n\n"
+		    "Prints the records of an otpflow topic as JSON lines: "
+		    "topic, partition,\noffset, timestamp, key, headers and the "
+		    "decoded record. Starts at the end\n(new records only) "
+		    "unless --from-beginning; follows until Ctrl-C unless\n"
+		    "--no-follow (stop at the end) or --count N (stop after N "
+		    "records).\nPhone numbers are masked (+1415*****23) unless "
+		    "--unmask."))
 		return CTL_OK;
-	}
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--from-beginning") == 0)
 			from_beginning = true;
@@ -200,12 +202,8 @@ int ctl_tail(int argc, char **argv)
 				"--count must be positive (try --help)\n");
 		return CTL_USAGE;
 	}
-	if (cfg_load(&cfg, CFG_CTL)) {
-		fprintf(stderr, "otpflowctl tail: invalid configuration:\n%s",
-			cfg.errors);
-		cfg_free(&cfg);
+	if (ctl_config_load(&cfg, "tail", false))
 		return CTL_USAGE;
-	}
 	signals_install();
 	type = type_of_topic(&cfg, topic);
 	ev = events_from_config(&cfg, errstr, sizeof(errstr));

@@ -1,7 +1,7 @@
 /*
  * otpflowctl topics: creates otpflow's topics that do not exist yet (with
  * the given partition count, replication factor and retention) through the
- * Kafka Admin API, then lists all five with their partition counts.
+ * Kafka Admin API, then lists all six with their partition counts.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,13 +11,13 @@
 #include "ctl.h"
 #include "kafka.h"
 
-#define NTOPICS 5
+#define NTOPICS 6
 #define ADMIN_TIMEOUT_MS 30000
 
 static const enum cfg_id topic_vars[NTOPICS] = {
 	CFG_OTPFLOW_TOPIC_SIGNUP_REQUESTS, CFG_OTPFLOW_TOPIC_SMS_OTP,
-	CFG_OTPFLOW_TOPIC_SMS_OTP_RETRY, CFG_OTPFLOW_TOPIC_SMS_SENT,
-	CFG_OTPFLOW_TOPIC_DEAD_LETTER
+	CFG_OTPFLOW_TOPIC_SMS_OTP_RETRY,   CFG_OTPFLOW_TOPIC_SMS_SENT,
+	CFG_OTPFLOW_TOPIC_DEAD_LETTER,	   CFG_OTPFLOW_TOPIC_SIGNUP_DEAD_LETTER
 };
 
 /* Partition count of a topic in md, or -1 if absent. */
@@ -121,17 +121,16 @@ int ctl_topics(int argc, char **argv)
 	struct cfg cfg;
 	int rc = CTL_FAILED;
 
-	if (ctl_wants_help(argc, argv)) {
-		puts("usage: otpflowctl topics [--partitions N] [--replication "
+	if (ctl_help(argc, argv,
+		     "usage: otpflowctl topics [--partitions N] [--replication "
 		     "N] [--retention-ms MS]\n\n"
 		     "Creates the otpflow topics (names from OTPFLOW_TOPIC_*) "
-		     "that do not exist\nyet, then lists all five with their "
+		     "that do not exist\nyet, then lists all six with their "
 		     "partition counts. Existing topics are\nleft as they are. "
 		     "Defaults: 6 partitions, the broker's replication\n"
 		     "factor and retention. Partitions bound how many workers "
-		     "and senders can\nshare the load.");
+		     "and senders can\nshare the load."))
 		return CTL_OK;
-	}
 	for (int i = 0; i < argc; i++) {
 		const char *val = i + 1 < argc ? argv[i + 1] : NULL;
 		if (strcmp(argv[i], "--partitions") == 0 && val) {
@@ -156,12 +155,8 @@ int ctl_topics(int argc, char **argv)
 				"1..10000 and --replication positive\n");
 		return CTL_USAGE;
 	}
-	if (cfg_load(&cfg, CFG_CTL)) {
-		fprintf(stderr, "otpflowctl topics: invalid configuration:\n%s",
-			cfg.errors);
-		cfg_free(&cfg);
+	if (ctl_config_load(&cfg, "topics", false))
 		return CTL_USAGE;
-	}
 	{
 		rd_kafka_conf_t *conf =
 			kafka_conf_new(&cfg, NULL, errstr, sizeof(errstr));
