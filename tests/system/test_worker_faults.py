@@ -1,4 +1,4 @@
-"""The worker under the faults production has (TARGETS.md R14, R15): a
+"""The worker under the faults production has (docs/targets.md R14, R15): a
 Postgres that stays up but fails, a schema registry that answers 503, a
 commit delayed past the code's lifetime, and ledger pruning. Each test fails
 on the v1 worker, which treated every unclassified Postgres error and every
