@@ -222,7 +222,10 @@ static bool decode(struct batch *b, const rd_kafka_message_t *rkm,
 }
 
 /* Marks duplicates inside the batch: request ids, and the numbers (as
- * sent) of SIGNUPs. */
+ * sent) of SIGNUPs. A copy of an earlier request is SKIP even when an item
+ * before that one has the same number (no break on a number): recording it
+ * as EXISTING too would insert its request id twice and fail the batch on
+ * every retry. */
 static void dedup_batch(struct batch_item *items, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -239,10 +242,8 @@ static void dedup_batch(struct batch_item *items, size_t n)
 			if (!items[i].reissue && !items[j].reissue &&
 			    !items[i].signin && !items[j].signin &&
 			    strcmp(items[i].phone_stored,
-				   items[j].phone_stored) == 0) {
+				   items[j].phone_stored) == 0)
 				items[i].outcome = OUTCOME_EXISTING;
-				break;
-			}
 		}
 	}
 }

@@ -159,6 +159,19 @@ def headers_of(msg):
     return dict(msg.headers() or [])
 
 
+def otp_events(stack, topics):
+    """The OtpIssued records of the test's sms-otp topic: (message, record)."""
+    records = read_topic(stack.bootstrap, topics["OTPFLOW_TOPIC_SMS_OTP"])
+    return [(m, avro_decode(m.value())[1]) for m in records]
+
+
+def dead_letters(stack, topics):
+    """The records of the signup dead-letter topic: (message, record)."""
+    records = read_topic(stack.bootstrap,
+                         topics["OTPFLOW_TOPIC_SIGNUP_DEAD_LETTER"])
+    return [(m, avro_decode(m.value())[1]) for m in records]
+
+
 def produce(bootstrap, topic, key, value, headers=None):
     """Produces one record (idempotent producer) and waits for its delivery."""
     from confluent_kafka import Producer
@@ -225,6 +238,12 @@ def query(url, sql, *args):
 def processed(url):
     """How many signup-requests records the worker has handled."""
     return query(url, "SELECT count(*) FROM otpflow.processed_requests")[0][0]
+
+
+def wait_processed(url, count, timeout=60):
+    """Waits until the worker has handled count signup-requests records."""
+    wait_for(lambda: processed(url) >= count, timeout,
+             f"{count} processed requests")
 
 
 # Nhost Auth's verification of an SMS code (its sign-in step), verbatim.

@@ -7,8 +7,8 @@ import json
 
 import requests
 
-from otpflow_test import nhost_verify, open_code, query, wait_for
-from test_worker import otp_events, wait_processed
+from otpflow_test import (nhost_verify, open_code, otp_events, query,
+                          wait_for, wait_processed)
 
 SIGNIN = "/signin/passwordless/sms"
 SIGNUP = "/signup/passwordless/sms"

@@ -10,19 +10,9 @@ import signal
 import requests
 
 import results as results_md
-from otpflow_test import (avro_decode, avro_encode, nhost_verify, open_code,
-                          processed, produce, query, read_topic, signup,
-                          wait_for)
-
-
-def otp_events(stack, topics):
-    records = read_topic(stack.bootstrap, topics["OTPFLOW_TOPIC_SMS_OTP"])
-    return [(m, avro_decode(m.value())[1]) for m in records]
-
-
-def wait_processed(url, count, timeout=60):
-    wait_for(lambda: processed(url) >= count, timeout,
-             f"{count} processed requests")
+from otpflow_test import (avro_decode, avro_encode, dead_letters, nhost_verify,
+                          open_code, otp_events, processed, produce, query,
+                          read_topic, signup, wait_for, wait_processed)
 
 
 def test_user_row_matches_nhost(stack, topics, migrated_db, start_ingest,
@@ -199,13 +189,6 @@ def test_kill_after_commit_before_offsets(stack, topics, migrated_db,
         per_user.setdefault(otp["user_id"], set()).add(otp["otp_id"])
     assert len(per_user) == 20
     assert all(len(ids) == 1 for ids in per_user.values())
-
-
-def dead_letters(stack, topics):
-    """The records of the signup dead-letter topic, decoded."""
-    records = read_topic(stack.bootstrap,
-                         topics["OTPFLOW_TOPIC_SIGNUP_DEAD_LETTER"])
-    return [(m, avro_decode(m.value())[1]) for m in records]
 
 
 def test_undecodable_record_is_dead_lettered(stack, topics, migrated_db,

@@ -25,14 +25,9 @@ import pytest
 import requests
 
 import results as results_md
-from otpflow_test import REPO, wait_for
+from otpflow_test import (REPO, dead_letters, otp_events, processed, query,
+                          signup, wait_for, wait_processed)
 from test_reliability import Load
-from test_worker import (dead_letters, migrated, otp_events, query, signup,
-                         wait_processed)
-
-
-def processed(url):
-    return query(url, "SELECT count(*) FROM otpflow.processed_requests")[0][0]
 
 
 def metrics(worker):
@@ -86,18 +81,17 @@ def settle(stack, topics, db, load, started):
 
 # --- R14: Postgres up but failing -----------------------------------------
 
-def test_r14_read_only_postgres(stack, topics, fresh_db, otpflowctl,
+def test_r14_read_only_postgres(stack, topics, migrated_db, otpflowctl,
                                 start_ingest, start_worker):
     """Postgres read-only for 10 s (a failover: the database's default
     turned read-only and every session ended): writes fail with 25006; the
     worker reconnects and retries until the server takes writes again. v1
     split the batch and dropped its requests."""
-    migrated(otpflowctl, fresh_db)
     ingest = start_ingest()
-    worker = start_worker(fresh_db)
+    worker = start_worker(migrated_db)
     load = Load(ingest, "+1415593")
-    wait_for(lambda: processed(fresh_db) >= 10, 60, "first requests")
-    db = urllib.parse.urlparse(fresh_db).path.lstrip("/")
+    wait_for(lambda: processed(migrated_db) >= 10, 60, "first requests")
+    db = urllib.parse.urlparse(migrated_db).path.lstrip("/")
     admin = admin_connection(stack.database_url)
     try:
         with admin.cursor() as cur:
@@ -114,13 +108,13 @@ def test_r14_read_only_postgres(stack, topics, fresh_db, otpflowctl,
         while time.monotonic() - started < 10:  # the fault's duration
             assert worker.proc.poll() is None, worker.output()
             time.sleep(0.5)
-        held = processed(fresh_db)
+        held = processed(migrated_db)
     finally:
         with admin.cursor() as cur:
             cur.execute(f"ALTER DATABASE {db} RESET "
                         "default_transaction_read_only")
         admin.close()
-    figures = settle(stack, topics, fresh_db, load, started)
+    figures = settle(stack, topics, migrated_db, load, started)
     assert metrics(worker)[
         'otpflow_worker_hold_retries_total{cause="postgres"}'] > 0
     wait_for(lambda: requests.get(worker.admin_url + "/readyz",
@@ -132,7 +126,7 @@ def test_r14_read_only_postgres(stack, topics, fresh_db, otpflowctl,
 
 @pytest.mark.parametrize("setting,sqlstate", [
     ("statement_timeout", "57014"), ("lock_timeout", "55P03")])
-def test_r14_timeout_behind_a_table_lock(stack, topics, fresh_db, otpflowctl,
+def test_r14_timeout_behind_a_table_lock(stack, topics, migrated_db, otpflowctl,
                                          start_ingest, start_worker,
                                          setting, sqlstate):
     """A 1 s statement (or lock) timeout while a 6 s table lock (what a
@@ -140,14 +134,13 @@ def test_r14_timeout_behind_a_table_lock(stack, topics, fresh_db, otpflowctl,
     worker holds the batch and retries until the lock is gone. The lock is
     on auth.user_roles, which only the transaction writes. v1 dropped the
     requests of that transaction."""
-    migrated(otpflowctl, fresh_db)
     ingest = start_ingest()
     options = urllib.parse.quote(f"-c {setting}=1000")
-    worker = start_worker(fresh_db + f"?options={options}")
+    worker = start_worker(migrated_db + f"?options={options}")
     load = Load(ingest, "+1415594" if setting == "statement_timeout"
                 else "+1415595")
-    wait_for(lambda: processed(fresh_db) >= 10, 60, "first requests")
-    admin = psycopg2.connect(fresh_db)
+    wait_for(lambda: processed(migrated_db) >= 10, 60, "first requests")
+    admin = psycopg2.connect(migrated_db)
     with admin.cursor() as cur:
         cur.execute("LOCK TABLE auth.user_roles IN ACCESS EXCLUSIVE MODE")
         started = time.monotonic()
@@ -158,24 +151,23 @@ def test_r14_timeout_behind_a_table_lock(stack, topics, fresh_db, otpflowctl,
             time.sleep(0.5)
     admin.commit()
     admin.close()
-    figures = settle(stack, topics, fresh_db, load, started)
+    figures = settle(stack, topics, migrated_db, load, started)
     results_md.record(f"R14-{setting.replace('_', '-')}",
                       f"1 s {setting} with a 6 s table lock under load",
                       "test_r14_timeout_behind_a_table_lock", **figures)
 
 
-def test_r14_connection_reset_mid_transaction(stack, topics, fresh_db,
+def test_r14_connection_reset_mid_transaction(stack, topics, migrated_db,
                                               otpflowctl, start_ingest,
                                               start_worker):
     """The worker's session is terminated in the middle of its transaction,
     again and again: it reconnects and redoes the batch; one effect per
     request."""
-    migrated(otpflowctl, fresh_db)
     ingest = start_ingest()
-    worker = start_worker(fresh_db)
+    worker = start_worker(migrated_db)
     load = Load(ingest, "+1415596")
-    wait_for(lambda: processed(fresh_db) >= 10, 60, "first requests")
-    admin = admin_connection(fresh_db)
+    wait_for(lambda: processed(migrated_db) >= 10, 60, "first requests")
+    admin = admin_connection(migrated_db)
     started = time.monotonic()
     kills = 0
     with admin.cursor() as cur:
@@ -188,7 +180,7 @@ def test_r14_connection_reset_mid_transaction(stack, topics, fresh_db,
             time.sleep(0.01)  # pacing of the fault, not synchronisation
     admin.close()
     assert kills >= 5, "the worker was never caught in a transaction"
-    figures = settle(stack, topics, fresh_db, load, started)
+    figures = settle(stack, topics, migrated_db, load, started)
     assert worker.proc.poll() is None
     results_md.record("R14-reset", "worker's Postgres session terminated "
                       "mid-transaction 5 times under load",
@@ -310,14 +302,13 @@ def produce_signups(stack, topics, schema_text, schema_id, phones, extra):
 
 
 def test_r15_registry_503_while_a_new_writer_schema_arrives(
-        stack, topics, fresh_db, otpflowctl, start_worker, registry):
+        stack, topics, migrated_db, otpflowctl, start_worker, registry):
     """The registry answers 503 for 30 s while records of a writer schema
     the worker has not fetched yet arrive: they cannot be decoded now, which
     is not malformed. The worker holds them (/readyz says why), skips and
     dead-letters none, and processes all of them once the registry is back.
     v1 logged them as undecodable and skipped them: lost signups."""
-    migrated(otpflowctl, fresh_db)
-    worker = start_worker(fresh_db, OTPFLOW_SCHEMA_REGISTRY_URL=registry.url,
+    worker = start_worker(migrated_db, OTPFLOW_SCHEMA_REGISTRY_URL=registry.url,
                           OTPFLOW_SCHEMA_REGISTRY_TIMEOUT="1s")
     newer = newer_signup_schema("campaign")
     newer_id = registry.register(newer)
@@ -330,14 +321,14 @@ def test_r15_registry_503_while_a_new_writer_schema_arrives(
     while time.monotonic() - started < 30:  # the outage's duration
         assert worker.proc.poll() is None, worker.output()
         time.sleep(0.5)
-    held = processed(fresh_db)
+    held = processed(migrated_db)
     registry.down.clear()
     recovered = time.monotonic()
-    wait_processed(fresh_db, len(phones), timeout=120)
+    wait_processed(migrated_db, len(phones), timeout=120)
     caught_up = time.monotonic() - recovered
     assert held == 0
     assert sorted(p for (p,) in query(
-        fresh_db, "SELECT phone_number FROM auth.users")) == phones
+        migrated_db, "SELECT phone_number FROM auth.users")) == phones
     assert dead_letters(stack, topics) == []
     assert "dead-lettered" not in worker.output()
     assert metrics(worker)[
@@ -351,17 +342,16 @@ def test_r15_registry_503_while_a_new_writer_schema_arrives(
         records=len(phones), processed_during_outage=held,
         registry_requests_answered_503=registry.requests_while_down,
         skipped=0, dead_lettered=0,
-        processed_after_recovery=processed(fresh_db),
+        processed_after_recovery=processed(migrated_db),
         caught_up_after_recovery_s=caught_up)
 
 
-def test_writer_schema_cache_evicts(stack, topics, fresh_db, otpflowctl,
+def test_writer_schema_cache_evicts(stack, topics, migrated_db, otpflowctl,
                                     start_worker, registry):
     """40 writer schema versions, more than the worker caches (32): the
     least recently used one is evicted; every record is decoded. v1 refused
     the 33rd version for good ("too many schema versions")."""
-    migrated(otpflowctl, fresh_db)
-    start_worker(fresh_db, OTPFLOW_SCHEMA_REGISTRY_URL=registry.url)
+    start_worker(migrated_db, OTPFLOW_SCHEMA_REGISTRY_URL=registry.url)
     phones = []
     for n in range(40):
         extra = f"added_{n}"
@@ -370,30 +360,29 @@ def test_writer_schema_cache_evicts(stack, topics, fresh_db, otpflowctl,
         produce_signups(stack, topics, text, registry.register(text),
                         [phone], extra)
         phones.append(phone)
-    wait_processed(fresh_db, len(phones), timeout=120)
-    assert query(fresh_db, "SELECT count(*) FROM auth.users")[0][0] == 40
+    wait_processed(migrated_db, len(phones), timeout=120)
+    assert query(migrated_db, "SELECT count(*) FROM auth.users")[0][0] == 40
     assert dead_letters(stack, topics) == []
 
 
 # --- Codes stamped at commit ----------------------------------------------
 
 def test_code_is_stamped_when_its_transaction_commits(
-        stack, topics, fresh_db, otpflowctl, start_ingest, start_worker):
+        stack, topics, migrated_db, otpflowctl, start_ingest, start_worker):
     """The worker's transaction waits on a lock for longer than the code's
     lifetime (2 s): the code is stamped when it commits, so it is valid
     after the commit, and the user row, the issuance row and the OtpIssued
     event agree. v1 stamped it before the transaction: an already expired
     code."""
-    migrated(otpflowctl, fresh_db)
     url = start_ingest()
-    worker = start_worker(fresh_db, OTPFLOW_OTP_TTL="2s")
+    worker = start_worker(migrated_db, OTPFLOW_OTP_TTL="2s")
     wait_for(lambda: requests.get(worker.admin_url + "/readyz",
                                   timeout=10).ok, 30, "worker ready")
-    admin = psycopg2.connect(fresh_db)
+    admin = psycopg2.connect(migrated_db)
     with admin.cursor() as cur:
         cur.execute("LOCK TABLE otpflow.outbox IN ACCESS EXCLUSIVE MODE")
         signup(url, "+14155990001")
-        wait_for(lambda: query(fresh_db, "SELECT count(*) FROM "
+        wait_for(lambda: query(migrated_db, "SELECT count(*) FROM "
                                "pg_stat_activity WHERE application_name = "
                                "'otpflow-worker' AND wait_event_type = "
                                "'Lock' AND datname = current_database()")
@@ -408,9 +397,9 @@ def test_code_is_stamped_when_its_transaction_commits(
     assert otp["expires_at"] - otp["issued_at"] == \
         datetime.timedelta(seconds=2)
     assert otp["expires_at"] > released  # valid once committed
-    [(row_expires,)] = query(fresh_db, "SELECT otp_hash_expires_at FROM "
+    [(row_expires,)] = query(migrated_db, "SELECT otp_hash_expires_at FROM "
                              "auth.users")
-    [(issued, expires)] = query(fresh_db, "SELECT issued_at, expires_at "
+    [(issued, expires)] = query(migrated_db, "SELECT issued_at, expires_at "
                                 "FROM otpflow.otp_issuance")
     assert row_expires == otp["expires_at"] == expires
     assert issued == otp["issued_at"]
@@ -424,14 +413,13 @@ def test_code_is_stamped_when_its_transaction_commits(
 
 # --- Ledger pruning -------------------------------------------------------
 
-def test_ledger_is_pruned_in_small_batches(stack, topics, fresh_db,
+def test_ledger_is_pruned_in_small_batches(stack, topics, migrated_db,
                                            otpflowctl, start_worker):
     """Rows of processed_requests and otp_issuance older than
     OTPFLOW_LEDGER_RETENTION (default 14 days) are deleted, a batch at a
     time; younger ones stay. v1 kept them forever."""
-    migrated(otpflowctl, fresh_db)
     old, young = 2500, 10
-    with psycopg2.connect(fresh_db) as conn, conn.cursor() as cur:
+    with psycopg2.connect(migrated_db) as conn, conn.cursor() as cur:
         for age, n in (("15 days", old), ("13 days", young)):
             cur.execute(
                 "INSERT INTO otpflow.processed_requests (request_id, "
@@ -445,8 +433,8 @@ def test_ledger_is_pruned_in_small_batches(stack, topics, fresh_db,
                 "gen_random_uuid(), now() - %s::interval, now() - "
                 "%s::interval FROM generate_series(1, %s)", (age, age, n))
     conn.close()
-    worker = start_worker(fresh_db)
-    wait_for(lambda: query(fresh_db, "SELECT (SELECT count(*) FROM "
+    worker = start_worker(migrated_db)
+    wait_for(lambda: query(migrated_db, "SELECT (SELECT count(*) FROM "
                            "otpflow.processed_requests) + (SELECT count(*) "
                            "FROM otpflow.otp_issuance)")[0][0] == 2 * young,
              60, "old ledger rows pruned")
