@@ -134,9 +134,12 @@ class SenderHarness:
         # `otpflowctl topics` can report a topic it just created as
         # "missing" (metadata not propagated yet) and exit 1: retry, bounded.
         tries = []
+        args = ["topics", "--partitions", "3"]
+        if stack.replication:
+            args += ["--replication", str(stack.replication)]
 
         def create():
-            proc = otpflowctl("topics", "--partitions", "3", env=topics)
+            proc = otpflowctl(*args, env=topics)
             tries.append(f"exit {proc.returncode}: {proc.stdout}{proc.stderr}")
             return proc.returncode == 0
         try:
