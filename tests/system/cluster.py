@@ -11,6 +11,7 @@ profile: fast, the default, or kafka for Kafka's own timeouts).
 
 import os
 import pathlib
+import re
 import subprocess
 import time
 
@@ -98,6 +99,25 @@ class Cluster:
 
     def wait_synced(self, timeout=120):
         self.run("wait-synced", timeout, timeout=timeout + 60)
+
+    def fenced(self, node, since):
+        """When (epoch seconds) the active controller first fenced node
+        after `since` (epoch seconds), from the nodes' logs; None if it
+        did not."""
+        import datetime
+        mark = re.compile(r"^\[(\S+ \S+)\] INFO \[QuorumController id=\d+\] "
+                          rf"Fencing broker {node} at epoch")
+        times = []
+        for n in (1, 2, 3):
+            for line in self.log(n).splitlines():
+                m = mark.match(line)
+                if m:
+                    t = datetime.datetime.strptime(
+                        m.group(1), "%Y-%m-%d %H:%M:%S,%f").replace(
+                        tzinfo=datetime.timezone.utc).timestamp()
+                    if t >= since:
+                        times.append(t)
+        return min(times) if times else None
 
     def log(self, node):
         """Node's broker log (server.log) as text."""

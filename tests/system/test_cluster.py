@@ -16,16 +16,26 @@ through a second ingest whose accept timeout (1 s) is shorter than the
 cluster's failover: a request that waits on a dead follower is answered 503
 and committed once the follower is fenced.
 
-The unavailability of one fault is measured on the requests keyed to the
-partition the fault hit (its partition on signup-requests, from the topic
-itself) and sent through the default ingest: "first 200 after the fault"
-is the time from the fault (the SIGKILL, or the link going down) to the
-first 200 answer to a request sent after it; "503 span" the time from the
-first to the last 503 answer within 30 s of the fault (0 when none).
+The unavailability of one fault is measured on the requests sent through
+the default ingest: "first 200 after the fault" is the time from the fault
+(the SIGKILL, or the link going down) until every partition of
+signup-requests had answered 200 to a request sent after the fault (each
+request's partition is read from the topic itself). It is the window of the
+partition the node led, or longer: with replication factor 3 on 3 nodes,
+every partition has the node as leader or follower, and acks=all waits for
+it until it is fenced. "503 answers" counts the default ingest's within 30 s
+of the fault.
 
-Sizes: OTPFLOW_TEST_CLUSTER_RATE (150 sign-ups/s), OTPFLOW_TEST_CLUSTER_SECONDS
-(40). The daemons' librdkafka settings are CLIENT below unless
-OTPFLOW_TEST_CLUSTER_CLIENT=default (to measure librdkafka's defaults).
+The ingests run supervised (Ingest): one that exits on a fatal Kafka
+producer error is started again, as in production, and the figures say so.
+
+Sizes: OTPFLOW_TEST_CLUSTER_RATE (150 sign-ups/s); OTPFLOW_TEST_CLUSTER_SECONDS
+(40): the load runs that long at least, and until 5 s after the last fault
+ended (a restarted node takes 15-45 s on a busy 2-core machine). The
+daemons' librdkafka settings are RECOMMENDED_CLIENT below unless
+OTPFLOW_TEST_CLUSTER_CLIENT=default; the cluster's failover profile is
+OTPFLOW_TEST_CLUSTER_FAILOVER (cluster.py). Both are there to measure the
+settings of docs/operations.md against Kafka's and librdkafka's defaults.
 """
 
 import collections
@@ -49,8 +59,16 @@ from test_pipeline import ROUTE, WORKER, LoggedProvider, numbers
 
 RATE = float(os.environ.get("OTPFLOW_TEST_CLUSTER_RATE", "150"))
 SECONDS = float(os.environ.get("OTPFLOW_TEST_CLUSTER_SECONDS", "40"))
+# The client side of the failover settings (docs/operations.md, "Running on
+# a Kafka cluster"), passed through to librdkafka by every daemon.
+RECOMMENDED_CLIENT = {
+    "OTPFLOW_KAFKA_SOCKET_TIMEOUT_MS": 3000,
+    "OTPFLOW_KAFKA_SOCKET_CONNECTION_SETUP_TIMEOUT_MS": 3000,
+    "OTPFLOW_KAFKA_TOPIC_METADATA_REFRESH_FAST_INTERVAL_MS": 100,
+    "OTPFLOW_KAFKA_RECONNECT_BACKOFF_MAX_MS": 1000,
+}
 CLIENT = {} if os.environ.get("OTPFLOW_TEST_CLUSTER_CLIENT") == "default" \
-    else {}
+    else RECOMMENDED_CLIENT
 SHORT_ACCEPT_MS = 1000  # the second ingest's OTPFLOW_ACCEPT_TIMEOUT_MS
 HORIZON = 30.0  # seconds after a fault that its 503s are counted in
 
@@ -189,8 +207,8 @@ class Fault:
     partition: int
     at: float  # time.monotonic() of the SIGKILL or of the link going down
     quorum_leader: bool  # the node was leading the KRaft quorum
-    ingest_partition: object  # signup-requests partition it led, or None
     ended: float = 0.0  # restarted or healed (back in every ISR)
+    fenced_after: object = None  # s from the fault to the node's fencing
 
 
 def pick(cluster, topic, want_quorum_leader):
@@ -208,30 +226,31 @@ def pick(cluster, topic, want_quorum_leader):
 def start_fault(cluster, kind, topics, var, want_quorum_leader):
     """Kills or cuts the leader of a partition of topics[var]."""
     p, node, was_leader = pick(cluster, topics[var], want_quorum_leader)
-    led = [q for q, n in cluster.leaders(
-        topics["OTPFLOW_TOPIC_SIGNUP_REQUESTS"]).items() if n == node]
     t = cluster.kill(node) if kind == "kill" else cluster.cut(node)
-    return Fault(kind, node, topics[var], p, t, was_leader,
-                 min(led) if led else None)
+    return Fault(kind, node, topics[var], p, t, was_leader)
+
+
+def note_fencing(cluster, fault):
+    """Sets fault.fenced_after from the controllers' logs (the broker
+    side of the window; the rest is metadata reaching the clients)."""
+    epoch = time.time() - (time.monotonic() - fault.at)
+    fenced = cluster.fenced(fault.node, epoch - 1)
+    fault.fenced_after = fenced - epoch if fenced else "not seen"
 
 
 def window(load, fault, partition_of, via="default"):
-    """The unavailability figures of one fault (see the module's doc):
-    first 200 on the signup-requests partition the node led (any
-    partition if it led none); 503s and latency on every partition, since
-    the node is a replica of each."""
-    mine = [a for a in load.attempts if a.via == via and
-            fault.ingest_partition in (None, partition_of.get(a.phone))]
-    after = [a.answered - fault.at for a in mine
-             if a.status == 200 and a.sent >= fault.at]
-    refused = sorted(a.answered for a in load.attempts if a.status == 503
-                     and a.via == via
-                     and fault.at <= a.answered <= fault.at + HORIZON)
+    """The unavailability figures of one fault (see the module's doc)."""
+    first = {}  # partition -> first 200 to a request sent after the fault
+    for a in load.attempts:
+        if a.via == via and a.status == 200 and a.sent >= fault.at:
+            p = partition_of[a.phone]
+            first[p] = min(first.get(p, a.answered), a.answered)
+    refused = [a for a in load.attempts if a.status == 503 and a.via == via
+               and fault.at <= a.answered <= fault.at + HORIZON]
     slow = [a.answered - a.sent for a in load.attempts if a.status == 200
             and a.via == via and fault.at - 5 <= a.sent <= fault.at + HORIZON]
-    return {"first_200_after_s": min(after),
+    return {"first_200_after_s": max(first.values()) - fault.at,
             "answers_503": len(refused),
-            "span_503_s": refused[-1] - refused[0] if refused else 0.0,
             "slowest_200_s": max(slow)}
 
 
@@ -258,8 +277,9 @@ def check_outcome(load, snap, f, phones):
     """What R12 and R13 require of every number; returns the counts of
     503s (stored after all, or not) per ingest."""
     answers = load.answers()
-    # None: no answer, which the load retried: all were a keep-alive
-    # connection the ingest had closed after OTPFLOW_CONNECTION_TIMEOUT.
+    # None: no answer, which the load retried (a keep-alive connection the
+    # ingest closed after OTPFLOW_CONNECTION_TIMEOUT, or an ingest being
+    # started again).
     assert set(answers) <= {200, 503, None}, answers
     ok = collections.Counter(load.accepted())
     assert set(ok) == set(phones), \
@@ -275,13 +295,15 @@ def check_outcome(load, snap, f, phones):
          snap.decoded["OTPFLOW_TOPIC_SIGNUP_REQUESTS"]}.values())
     refused = collections.Counter(a.phone for a in load.attempts
                                   if a.status == 503)
+    unanswered = collections.Counter(a.phone for a in load.attempts
+                                     if a.status is None)
     via = {a.phone: a.via for a in load.attempts}
     out = collections.Counter()
     for phone, n in refused.items():
         stored = records[phone] - ok[phone]  # records nobody got 200 for
-        assert 0 <= stored <= n, (phone, stored, n)
+        assert 0 <= stored <= n + unanswered[phone], (phone, stored, n)
         out[f"{via[phone]}_503_stored"] += stored
-        out[f"{via[phone]}_503_not_stored"] += n - stored
+        out[f"{via[phone]}_503_not_stored"] += max(0, n - stored)
     return out
 
 
@@ -385,12 +407,10 @@ def fault_figures(name, fault, w):
             f"{' (quorum leader)' if fault.quorum_leader else ''}",
             f"{name}_partition": f"{fault.topic.rsplit('-', 1)[0]} "
                                  f"{fault.partition}",
-            f"{name}_signup_requests_partition_measured":
-                "all" if fault.ingest_partition is None
-                else fault.ingest_partition,
-            f"{name}_first_200_after_s": w["first_200_after_s"],
+            f"{name}_fenced_by_the_controller_after_s": fault.fenced_after,
+            f"{name}_every_partition_answered_200_after_s":
+                w["first_200_after_s"],
             f"{name}_503_answers": w["answers_503"],
-            f"{name}_503_span_s": w["span_503_s"],
             f"{name}_slowest_200_s": w["slowest_200_s"],
             f"{name}_back_in_every_isr_after_s": fault.ended - fault.at}
 
@@ -451,6 +471,7 @@ def test_r12_broker_killed_under_load(cluster, stack, topics, sender,
         fault = start_fault(cluster, "kill", topics, var, quorum)
         faults.append(fault)
         at(load, fault.at - load.started + 5)
+        note_fencing(cluster, fault)
         cluster.restart(fault.node)
         fault.ended = time.monotonic()
     finish(load, faults).dump(tmp_path / "attempts.jsonl")
@@ -501,6 +522,7 @@ def test_r13_node_cut_off_under_load(cluster, stack, topics, sender,
                         "OTPFLOW_TOPIC_SIGNUP_REQUESTS", True)
     at(load, fault.at - load.started + 20)
     cut_leader = cluster.controller()
+    note_fencing(cluster, fault)
     cluster.heal(fault.node)
     fault.ended = time.monotonic()
     finish(load, [fault]).dump(tmp_path / "attempts.jsonl")
