@@ -422,7 +422,10 @@ out:
 
 /* --- One batch --------------------------------------------------------- */
 
-/* Marks duplicates inside the batch: request ids, and phones of SIGNUPs. */
+/* Marks duplicates inside the batch: request ids, and phones of SIGNUPs.
+ * A copy of an earlier request is SKIP even when an item before that one
+ * has the same phone (no break on a phone): recording it as EXISTING too
+ * would insert its request id twice and fail the batch for good. */
 static void dedup_batch(struct batch_item *items, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -437,10 +440,8 @@ static void dedup_batch(struct batch_item *items, size_t n)
 				break;
 			}
 			if (!items[i].reissue && !items[j].reissue &&
-			    strcmp(items[i].phone, items[j].phone) == 0) {
+			    strcmp(items[i].phone, items[j].phone) == 0)
 				items[i].outcome = OUTCOME_EXISTING;
-				break;
-			}
 		}
 	}
 }
