@@ -137,6 +137,11 @@ lock() {
 net_up() {   # bridge, guard route, one namespace + veth per node
   [ "$NETNS" = 1 ] || return 0
   otp_need ip "install the 'iproute2' package"
+  local ns
+  for ns in $(ip netns list 2>/dev/null | awk '{print $1}'); do
+    [[ "$ns" == "otpf${PORT}n"* ]] && [ -n "$(ip netns pids "$ns" 2>/dev/null)" ] &&
+      otp_die "namespace $ns has running processes: another cluster on port $PORT (other OTPFLOW_STATE_DIR)? stop it or set OTPFLOW_CLUSTER_PORT"
+  done
   net_down
   local br n; br=$(bridge)
   otp_info "network: bridge $br $SUBNET.1/24, nodes at $SUBNET.11-13 in namespaces $(ns_of 1)..3"
@@ -160,6 +165,12 @@ net_down() {   # idempotent; leaves the guard route (see the header)
   [ "$NETNS" = 1 ] || return 0
   command -v ip >/dev/null 2>&1 || return 0
   local n
+  for n in "${NODES[@]}"; do   # processes inside: not ours (another state dir)
+    if [ -n "$(ip netns pids "$(ns_of "$n")" 2>/dev/null)" ]; then
+      otp_warn "namespace $(ns_of "$n") has processes of another cluster; its network is left alone"
+      return 0
+    fi
+  done
   for n in "${NODES[@]}"; do
     ip netns del "$(ns_of "$n")" 2>/dev/null || true
     ip link del "$(veth_of "$n")" 2>/dev/null || true
