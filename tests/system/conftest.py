@@ -55,11 +55,14 @@ def run_script(*args, timeout=900):
 
 
 class Stack:
-    """The running services of one test session."""
+    """The running services of one test session. replication: the
+    replication factor a test creates its topics with (None: the broker's
+    default)."""
 
-    def __init__(self, database_url, bootstrap):
+    def __init__(self, database_url, bootstrap, replication=None):
         self.database_url = database_url
         self.bootstrap = bootstrap
+        self.replication = replication
 
     def env(self, **extra):
         """Environment for an otpflow binary talking to this stack."""
@@ -98,13 +101,44 @@ def wait_for_producer_ids(bootstrap):
 
 
 @pytest.fixture(scope="session")
-def stack():
-    database_url = run_script("pg.sh", "start", timeout=120)
+def database_url():
+    """Postgres (scripts/pg.sh) for the whole session."""
+    url = run_script("pg.sh", "start", timeout=120)
+    yield url
+    run_script("pg.sh", "stop", timeout=120)
+
+
+@pytest.fixture(scope="session")
+def broker():
+    """The single Kafka broker (scripts/kafka.sh): its bootstrap address."""
     bootstrap = run_script("kafka.sh", "start", timeout=900)
     wait_for_producer_ids(bootstrap)
-    yield Stack(database_url, bootstrap)
+    yield bootstrap
     run_script("kafka.sh", "stop", timeout=120)
-    run_script("pg.sh", "stop", timeout=120)
+
+
+@pytest.fixture(scope="session")
+def stack(database_url, broker):
+    return Stack(database_url, broker)
+
+
+@pytest.fixture(scope="session")
+def cluster():
+    """The 3-node Kafka cluster (scripts/kafka-cluster.sh), new for the
+    session and started only when a test asks for it; see cluster.py."""
+    from cluster import Cluster
+    c = Cluster(script_env())
+    c.start()
+    yield c
+    c.stop()
+
+
+@pytest.fixture(scope="session")
+def cluster_stack(database_url, cluster):
+    """Postgres and the 3-node cluster. A test module that overrides
+    `stack` with it runs every fixture (ingest, worker, sender, otpflowctl,
+    topics with replication factor 3) on the cluster (test_cluster.py)."""
+    return Stack(database_url, cluster.bootstrap, replication=3)
 
 
 @pytest.fixture
@@ -318,9 +352,12 @@ class SenderHarness:
         # `otpflowctl topics` can report a topic it just created as
         # "missing" (metadata not propagated yet) and exit 1: retry, bounded.
         tries = []
+        args = ["topics", "--partitions", "3"]
+        if stack.replication:
+            args += ["--replication", str(stack.replication)]
 
         def create():
-            proc = otpflowctl("topics", "--partitions", "3", env=topics)
+            proc = otpflowctl(*args, env=topics)
             tries.append(f"exit {proc.returncode}: {proc.stdout}{proc.stderr}")
             return proc.returncode == 0
         try:

@@ -208,6 +208,12 @@ SIGNUP_ROUTE = "/signup/passwordless/sms"
 JSON = {"Content-Type": "application/json"}
 
 
+def numbers(prefix, count):
+    """count distinct E.164 numbers: prefix + 7 digits."""
+    assert count <= 10 ** 7
+    return [f"{prefix}{n:07d}" for n in range(count)]
+
+
 def signup(url, phone, **options):
     """POSTs a sign-up for phone (options: the request's "options" object)
     to the ingest at url and asserts its 200."""

@@ -1,4 +1,4 @@
-"""The figures of the reliability scenarios (R1-R11 of docs/targets.md),
+"""The figures of the reliability scenarios (R1-R18 of docs/targets.md),
 written by the tests themselves to tests/system/RESULTS.md.
 
 A scenario calls record() once it has passed; its section of RESULTS.md
@@ -19,7 +19,7 @@ from otpflow_test import BUILD, REPO
 PATH = os.environ.get("OTPFLOW_TEST_RESULTS",
                       str(REPO / "tests" / "system" / "RESULTS.md"))
 
-HEADER = """# Reliability results (R1-R11 of docs/targets.md)
+HEADER = """# Reliability results (R1-R18 of docs/targets.md)
 
 Written by the system tests themselves (`tests/system/results.py`): each
 scenario replaces its own section when it passes. Reproduce with the README's

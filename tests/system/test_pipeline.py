@@ -32,7 +32,7 @@ import urllib.parse
 import reconcile
 import results as results_md
 from otpflow_test import (JSON, REPO, SIGNUP_ROUTE, headers_of, nhost_verify,
-                          open_code, processed, wait_for)
+                          numbers, open_code, processed, wait_for)
 
 R1_SIGNUPS = int(os.environ.get("OTPFLOW_TEST_R1_SIGNUPS", "20000"))
 R2_SIGNUPS = int(os.environ.get("OTPFLOW_TEST_R2_SIGNUPS", "20000"))
@@ -50,12 +50,6 @@ def _load_fake_provider():
 
 
 fails = _load_fake_provider().fails
-
-
-def numbers(prefix, count):
-    """count distinct E.164 numbers: prefix + 7 digits."""
-    assert count <= 10 ** 7
-    return [f"{prefix}{n:07d}" for n in range(count)]
 
 
 class Load:
