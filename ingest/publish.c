@@ -13,6 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
+#include "headers.h"
 #include "kafka.h"
 #include "log.h"
 
@@ -23,6 +25,8 @@ struct publisher {
 	atomic_bool stop;
 	atomic_bool ready;
 	atomic_bool fatal;
+	atomic_bool closing; /* publisher_close began: nothing more is queued */
+	atomic_int senders; /* HTTP threads inside publisher_send */
 };
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
@@ -116,16 +120,28 @@ rd_kafka_resp_err_t publisher_send(struct publisher *p, const char *topic,
 				   size_t len, const char *request_id,
 				   const char *traceparent, void *opaque)
 {
-	if (atomic_load(&p->fatal))
-		return RD_KAFKA_RESP_ERR__FATAL;
-	return rd_kafka_producev(
-		p->rk, RD_KAFKA_V_TOPIC(topic),
-		RD_KAFKA_V_KEY(key, strlen(key)),
-		RD_KAFKA_V_VALUE((void *)value, len),
-		RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-		RD_KAFKA_V_HEADER("request-id", request_id, -1),
-		RD_KAFKA_V_HEADER("traceparent", traceparent, -1),
-		RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+	rd_kafka_resp_err_t err;
+
+	/* Counted in before looking at closing: publisher_close waits for
+	 * every sender that saw it false, so no record is queued after its
+	 * flush (a kept-alive connection may send one more request while the
+	 * server drains; it gets 503). */
+	atomic_fetch_add(&p->senders, 1);
+	if (atomic_load(&p->closing))
+		err = RD_KAFKA_RESP_ERR__STATE;
+	else if (atomic_load(&p->fatal))
+		err = RD_KAFKA_RESP_ERR__FATAL;
+	else
+		err = rd_kafka_producev(
+			p->rk, RD_KAFKA_V_TOPIC(topic),
+			RD_KAFKA_V_KEY(key, strlen(key)),
+			RD_KAFKA_V_VALUE((void *)value, len),
+			RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+			RD_KAFKA_V_HEADER(HDR_REQUEST_ID, request_id, -1),
+			RD_KAFKA_V_HEADER(HDR_TRACEPARENT, traceparent, -1),
+			RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+	atomic_fetch_sub(&p->senders, 1);
+	return err;
 }
 
 bool publisher_ready(const struct publisher *p)
@@ -142,6 +158,9 @@ int publisher_close(struct publisher *p, int timeout_ms)
 {
 	int left;
 
+	atomic_store(&p->closing, true);
+	while (atomic_load(&p->senders) > 0)
+		clock_sleep_ms(1);
 	rd_kafka_flush(p->rk, timeout_ms);
 	atomic_store(&p->stop, true);
 	pthread_join(p->poller, NULL);
@@ -153,7 +172,13 @@ int publisher_close(struct publisher *p, int timeout_ms)
 	rd_kafka_purge(p->rk,
 		       RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
 	rd_kafka_poll(p->rk, 0);
+	return left;
+}
+
+void publisher_free(struct publisher *p)
+{
+	if (!p)
+		return;
 	rd_kafka_destroy(p->rk);
 	free(p);
-	return left;
 }

@@ -21,7 +21,7 @@ struct publisher;
 /*
  * Creates the producer (message timeout = OTPFLOW_ACCEPT_TIMEOUT_MS) and
  * starts its threads. Returns NULL with errstr on failure; caller owns the
- * result (publisher_close).
+ * result (publisher_close, then publisher_free).
  */
 struct publisher *publisher_new(const struct cfg *cfg, publish_done_fn done,
 				char *errstr, size_t errstr_size);
@@ -44,10 +44,18 @@ bool publisher_ready(const struct publisher *p);
 bool publisher_fatal(const struct publisher *p);
 
 /*
- * Waits up to timeout_ms for queued records to be delivered (their done
- * callbacks run), stops the threads and destroys the producer. Returns
- * the number of records still undelivered (0 when everything was flushed).
+ * From now on publisher_send queues nothing (RD_KAFKA_RESP_ERR__STATE);
+ * waits up to timeout_ms for queued records to be delivered, then purges
+ * the rest, so that every queued record's done callback has run when it
+ * returns; stops the threads. Thread-safe against publisher_send. Returns
+ * the number of records that were still undelivered.
  */
 int publisher_close(struct publisher *p, int timeout_ms);
+
+/*
+ * Destroys the producer and frees p, once nothing can call publisher_send
+ * any more (the HTTP server is stopped). NULL-safe.
+ */
+void publisher_free(struct publisher *p);
 
 #endif

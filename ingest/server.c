@@ -195,8 +195,10 @@ fail:
 		MHD_stop_daemon(h->d); /* closes the listening socket too */
 	else if (h->listen_fd >= 0)
 		close(h->listen_fd);
-	if (h->pub)
+	if (h->pub) {
 		publisher_close(h->pub, 0);
+		publisher_free(h->pub);
+	}
 	free_state(h);
 	return rc;
 }
@@ -222,11 +224,14 @@ int ingest_server_drain(struct ingest_http *h, int timeout_ms)
 void ingest_server_stop(struct ingest_http *h, int timeout_ms)
 {
 	/* Every queued record gets its report (and its connection an answer)
-	 * before the server goes away. */
+	 * before the server goes away; the producer itself goes last, once
+	 * no HTTP thread can reach it. */
 	publisher_close(h->pub, timeout_ms);
 	wait_idle(h, 1000);
 	reaper_stop(&h->reaper);
 	MHD_stop_daemon(h->d);
+	publisher_free(h->pub);
+	h->pub = NULL;
 	if (h->quiesced)
 		close(h->listen_fd);
 	free_state(h);
