@@ -1,0 +1,31 @@
+/*
+ * The consumer side of the sender: each consumed record becomes a job
+ * (decoded, checked, then queued behind its number, or put in the delay
+ * heap while its retry time has not come, or dead-lettered UNDECODABLE);
+ * rebalances detach revoked partitions from offset tracking; consumption
+ * pauses while too many records are held, while the provider refuses our
+ * configuration, and for the drain.
+ */
+#ifndef OTPFLOW_SENDER_CONSUME_H
+#define OTPFLOW_SENDER_CONSUME_H
+
+#include <librdkafka/rdkafka.h>
+#include <stdbool.h>
+
+struct sender;
+
+/* Takes one consumed record (rkm stays the caller's). */
+void consume_record(struct sender *s, const rd_kafka_message_t *rkm);
+
+/* The consumer's rebalance callback (opaque: the sender). */
+void consume_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+		       rd_kafka_topic_partition_list_t *parts, void *opaque);
+
+/* Pauses or resumes every assigned partition. */
+void consume_pause(struct sender *s, bool paused);
+
+/* Pauses or resumes as the drain, the configuration pause and the records
+ * held ask (with hysteresis: resume below half the limit). */
+void consume_backpressure(struct sender *s);
+
+#endif

@@ -1,0 +1,129 @@
+/*
+ * otpflow.sms_deliveries statements (see deliveries.h). Batches travel as
+ * array parameters unnested server-side: one round trip per turn however
+ * many codes it claims or marks.
+ */
+#include "deliveries.h"
+
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "outcome.h"
+
+#define ARRAY_MAX (64u << 20) /* cap of one array parameter */
+#define ERR_SIZE 512
+
+static void add_int(struct pg_array *a, int v)
+{
+	char text[16];
+
+	snprintf(text, sizeof(text), "%d", v);
+	pg_array_add(a, text);
+}
+
+int deliveries_claim(struct pg_session *db, const char *provider,
+		     struct job **jobs, size_t n)
+{
+	struct pg_array ids, users, atts;
+	const char *p[4];
+	char errstr[ERR_SIZE];
+	PGresult *res = NULL;
+	int rc = -1;
+
+	if (!n)
+		return 0;
+	pg_array_init(&ids, ARRAY_MAX);
+	pg_array_init(&users, ARRAY_MAX);
+	pg_array_init(&atts, ARRAY_MAX);
+	for (size_t i = 0; i < n; i++) {
+		jobs[i]->att.claim = 0;
+		pg_array_add(&ids, jobs[i]->rec.otp_id);
+		pg_array_add(&users, jobs[i]->rec.user_id);
+		add_int(&atts, jobs[i]->att.attempts + 1);
+	}
+	p[0] = pg_array_text(&ids);
+	p[1] = pg_array_text(&users);
+	p[2] = provider;
+	p[3] = pg_array_text(&atts);
+	if (!p[0] || !p[1] || !p[3])
+		goto out; /* cannot happen: n <= max in flight */
+	if (pg_session_exec(
+		    db,
+		    "INSERT INTO otpflow.sms_deliveries AS d (otp_id, user_id, "
+		    "status, provider, attempts) SELECT t.o, t.u, 'sending', "
+		    "$3, t.a FROM unnest($1::uuid[], $2::uuid[], $4::int[]) "
+		    "AS t(o, u, a) ON CONFLICT (otp_id) DO UPDATE SET status = "
+		    "'sending', provider = EXCLUDED.provider, attempts = "
+		    "EXCLUDED.attempts, reason = NULL, updated_at = now() "
+		    "WHERE d.status <> 'sent' RETURNING d.otp_id::text",
+		    4, p, &res, errstr, sizeof(errstr)) != PG_OK)
+		goto out;
+	for (int r = 0; r < PQntuples(res); r++) {
+		const char *id = PQgetvalue(res, r, 0);
+
+		for (size_t i = 0; i < n; i++)
+			if (strcmp(jobs[i]->rec.otp_id, id) == 0)
+				jobs[i]->att.claim = 1;
+	}
+	rc = 0;
+out:
+	PQclear(res);
+	pg_array_free(&ids);
+	pg_array_free(&users);
+	pg_array_free(&atts);
+	return rc;
+}
+
+bool deliveries_mark_sent(struct pg_session *db, struct job *list)
+{
+	struct pg_array ids, msgids, atts;
+	const char *p[3];
+	char errstr[ERR_SIZE];
+	bool ok = false;
+
+	pg_array_init(&ids, ARRAY_MAX);
+	pg_array_init(&msgids, ARRAY_MAX);
+	pg_array_init(&atts, ARRAY_MAX);
+	for (struct job *j = list; j; j = j->bnext) {
+		pg_array_add(&ids, j->rec.otp_id);
+		pg_array_add(&msgids, j->att.msgid);
+		add_int(&atts, j->att.attempts);
+	}
+	p[0] = pg_array_text(&ids);
+	p[1] = pg_array_text(&msgids);
+	p[2] = pg_array_text(&atts);
+	if (p[0] && p[1] && p[2])
+		ok = pg_session_exec(
+			     db,
+			     "UPDATE otpflow.sms_deliveries AS d SET status = "
+			     "'sent', provider_message_id = t.m, attempts = "
+			     "t.a, reason = NULL, updated_at = now() FROM "
+			     "unnest($1::uuid[], $2::text[], $3::int[]) AS "
+			     "t(o, m, a) WHERE d.otp_id = t.o",
+			     3, p, NULL, errstr, sizeof(errstr)) == PG_OK;
+	pg_array_free(&ids);
+	pg_array_free(&msgids);
+	pg_array_free(&atts);
+	return ok;
+}
+
+bool deliveries_mark_dead(struct pg_session *db, const char *provider,
+			  const struct job *j)
+{
+	char att[16], errstr[ERR_SIZE];
+	const char *p[] = { j->rec.otp_id, j->rec.user_id, provider, att,
+			    outcome_dead_reasons[j->out.reason] };
+
+	snprintf(att, sizeof(att), "%d", j->att.attempts);
+	return pg_session_exec(
+		       db,
+		       "INSERT INTO otpflow.sms_deliveries AS d (otp_id, "
+		       "user_id, status, provider, attempts, reason) VALUES "
+		       "($1, $2, 'dead_lettered', $3, $4, $5) ON CONFLICT "
+		       "(otp_id) DO UPDATE SET status = 'dead_lettered', "
+		       "attempts = EXCLUDED.attempts, reason = "
+		       "EXCLUDED.reason, updated_at = now() WHERE d.status <> "
+		       "'sent'",
+		       5, p, NULL, errstr, sizeof(errstr)) == PG_OK;
+}
