@@ -66,8 +66,7 @@ int addr_listen(const char *text, char *errstr, size_t errstr_size)
 	/* SO_REUSEADDR only lets a restarted daemon bind past TIME_WAIT; it
 	 * never lets two listeners share the port (SO_REUSEPORT would). */
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-	if (bind(fd, (struct sockaddr *)&ss, len) < 0 ||
-	    listen(fd, 1024) < 0) {
+	if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, 1024) < 0) {
 		snprintf(errstr, errstr_size, "%s: %s", text,
 			 errno == EADDRINUSE ? "address already in use" :
 					       strerror(errno));

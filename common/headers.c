@@ -11,7 +11,8 @@ const void *hdr_get(const rd_kafka_message_t *rkm, const char *name,
 	const void *v = NULL;
 
 	*len = 0;
-	if (rd_kafka_message_headers(rkm, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+	if (rd_kafka_message_headers(rkm, &hdrs) !=
+		    RD_KAFKA_RESP_ERR_NO_ERROR ||
 	    rd_kafka_header_get_last(hdrs, name, &v, len) !=
 		    RD_KAFKA_RESP_ERR_NO_ERROR) {
 		*len = 0;
@@ -50,8 +51,7 @@ int64_t hdr_ms(const rd_kafka_message_t *rkm, const char *name)
 	return n;
 }
 
-void hdr_add_str(rd_kafka_headers_t *hdrs, const char *name,
-		 const char *value)
+void hdr_add_str(rd_kafka_headers_t *hdrs, const char *name, const char *value)
 {
 	rd_kafka_header_add(hdrs, name, -1, value, -1);
 }

@@ -51,8 +51,7 @@ bool hdr_str(const rd_kafka_message_t *rkm, const char *name, char *out,
 int64_t hdr_ms(const rd_kafka_message_t *rkm, const char *name);
 
 /* Adds a text header (value copied). */
-void hdr_add_str(rd_kafka_headers_t *hdrs, const char *name,
-		 const char *value);
+void hdr_add_str(rd_kafka_headers_t *hdrs, const char *name, const char *value);
 
 /* Adds a header of decimal text for n (the form hdr_ms reads). */
 void hdr_add_ms(rd_kafka_headers_t *hdrs, const char *name, int64_t n);

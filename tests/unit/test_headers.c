@@ -49,8 +49,7 @@ int main(void)
 	CHECK(b[0] == 0 && b[1] == 0x80);
 	n = hdr_bigint(1, b);
 	CHECK_INT(n, 1);
-	CHECK_INT(hdr_parse_timestamp("1764093153123", 13),
-		  1764093153123LL);
+	CHECK_INT(hdr_parse_timestamp("1764093153123", 13), 1764093153123LL);
 	CHECK_INT(hdr_parse_timestamp("\xff", 1), -1);
 	/* too short for decimal, too long for a long */
 	CHECK_INT(hdr_parse_timestamp("123456789", 9), -1);
