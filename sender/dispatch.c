@@ -23,11 +23,11 @@ static void release_number(struct sender *s, struct job *j)
 /* Expired before an attempt: dead letter, no provider call. */
 static void expire_before_send(struct sender *s, struct job *j)
 {
-	char errstr[JOB_ERROR_SIZE];
+	char errstr[JOB_ERROR_SIZE + 128]; /* emit_dead cuts it */
 
 	snprintf(errstr, sizeof(errstr),
 		 "code expires at %lld ms; too late to send after %d "
-		 "attempt(s)%s%.300s",
+		 "attempt(s)%s%s",
 		 (long long)j->rec.expires_at, j->att.attempts,
 		 j->att.error[0] ? "; last error: " : "", j->att.error);
 	release_number(s, j);
@@ -73,11 +73,10 @@ static void after_transient(struct sender *s, struct job *j, int64_t now,
 	if (v == RETRY_EXHAUSTED) {
 		emit_dead(s, j, DEAD_EXHAUSTED, j->att.error);
 	} else if (v == RETRY_EXPIRED) {
-		char m[JOB_ERROR_SIZE + 64];
+		char m[JOB_ERROR_SIZE + 64]; /* emit_dead cuts it */
 
 		snprintf(m, sizeof(m),
-			 "next attempt would be after expiry; last "
-			 "error: %.400s",
+			 "next attempt would be after expiry; last error: %s",
 			 j->att.error);
 		emit_dead(s, j, DEAD_EXPIRED, m);
 	} else {
@@ -101,10 +100,13 @@ static void after_send(struct sender *s, struct job *j,
 	metrics_inc(s->m_class, cls, 1);
 	metrics_observe(s->m_latency, (double)(now - a->started_ms) / 1000.0);
 	a->http_status = o->http_status;
-	snprintf(a->provider_code, sizeof(a->provider_code), "%s",
-		 o->provider_code);
-	snprintf(a->error, sizeof(a->error), "%s", error);
-	scrub_code(a->error, a->code);
+	/* Outside text: whole characters, no code, no number. */
+	scrub_text(a->provider_code, sizeof(a->provider_code), o->provider_code,
+		   strlen(o->provider_code), a->code, j->rec.phone);
+	scrub_text(a->error, sizeof(a->error), error, strlen(error), a->code,
+		   j->rec.phone);
+	scrub_text(a->msgid, sizeof(a->msgid), msgid, strlen(msgid), a->code,
+		   j->rec.phone);
 	sodium_memzero(a->code, sizeof(a->code));
 	if (a->probe && cls != SMS_CONFIG)
 		leave_pause(s);
@@ -115,7 +117,6 @@ static void after_send(struct sender *s, struct job *j,
 		 * (dispatch_flush_sent): a 'sent' row always has its SmsSent.
 		 * The number stays busy until then, so a copy queued behind
 		 * it sees 'sent'. */
-		snprintf(a->msgid, sizeof(a->msgid), "%s", msgid);
 		a->sent_at = now;
 		job_log(LOG_DEBUG, j, "sent", "provider_message_id", a->msgid,
 			NULL, NULL);

@@ -96,8 +96,8 @@ void emit_dead(struct sender *s, struct job *j, enum dead_reason reason,
 	    events_decode(s->ev, EVENTS_OTP_ISSUED, j->rec.raw, j->rec.raw_len,
 			  &otp, emsg, sizeof(emsg)) < 0)
 		otp = NULL;
-	snprintf(emsg, sizeof(emsg), "%s", message);
-	scrub_code(emsg, j->att.code);
+	scrub_text(emsg, sizeof(emsg), message, strlen(message), j->att.code,
+		   j->rec.phone);
 	j->out.reason = reason;
 	if (!j->att.first_attempt_at)
 		j->att.first_attempt_at = now;

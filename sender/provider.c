@@ -17,6 +17,12 @@
 
 #include "provider_impl.h"
 #include "retry.h"
+#include "utf8.h"
+
+/* Error texts: "<what>: <detail>" and "HTTP <status> code <code>: <detail>"
+ * always fit PROVIDER_ERROR_SIZE whole. */
+#define ERROR_WHAT_SIZE 61
+#define ERROR_DETAIL_SIZE 181
 
 static const struct provider_ops *const providers[] = {
 	&provider_dev_ops,
@@ -285,13 +291,20 @@ void provider_req_cleanup(struct provider_req *req)
 	memset(req, 0, sizeof(*req));
 }
 
+/* Copies outside text into out, cut on a character boundary. */
+static void cut(char *out, size_t size, const char *text)
+{
+	utf8_copy(out, size, text, strlen(text));
+}
+
 void provider_json_text(const json_t *obj, const char *key, char *out,
 			size_t size)
 {
 	const json_t *v = json_object_get(obj, key);
 
 	if (json_is_string(v))
-		snprintf(out, size, "%s", json_string_value(v));
+		utf8_copy(out, size, json_string_value(v),
+			  json_string_length(v));
 	else if (json_is_integer(v))
 		snprintf(out, size, "%lld", (long long)json_integer_value(v));
 }
@@ -302,6 +315,7 @@ void provider_result(const struct provider *p, struct provider_req *req,
 		     char error[PROVIDER_ERROR_SIZE])
 {
 	long status = 0;
+	char what[ERROR_WHAT_SIZE], detail[ERROR_DETAIL_SIZE];
 
 	memset(o, 0, sizeof(*o));
 	msgid[0] = error[0] = '\0';
@@ -329,9 +343,10 @@ void provider_result(const struct provider *p, struct provider_req *req,
 			o->transport = SMS_TRANSPORT_OTHER;
 		}
 		/* curl's text names host and port, never credentials. */
-		snprintf(error, PROVIDER_ERROR_SIZE, "%.60s: %.180s",
-			 curl_easy_strerror(rc),
-			 req->curl_err[0] ? req->curl_err : "no detail");
+		cut(what, sizeof(what), curl_easy_strerror(rc));
+		cut(detail, sizeof(detail),
+		    req->curl_err[0] ? req->curl_err : "no detail");
+		snprintf(error, PROVIDER_ERROR_SIZE, "%s: %s", what, detail);
 		return;
 	}
 	curl_easy_getinfo(req->easy, CURLINFO_RESPONSE_CODE, &status);
@@ -376,12 +391,13 @@ void provider_parse_answer(enum provider_kind kind, long status,
 	}
 	json_decref(doc);
 	if (status < 200 || status >= 300) {
-		char detail[PROVIDER_ERROR_SIZE];
+		char detail[ERROR_DETAIL_SIZE];
 
-		snprintf(detail, sizeof(detail), "%s", error);
-		snprintf(error, PROVIDER_ERROR_SIZE, "HTTP %ld%s%.31s%s%.180s",
-			 status, o->provider_code[0] ? " code " : "",
-			 o->provider_code, detail[0] ? ": " : "", detail);
+		/* Whole characters only: the text goes into records. */
+		cut(detail, sizeof(detail), error);
+		snprintf(error, PROVIDER_ERROR_SIZE, "HTTP %ld%s%s%s%s", status,
+			 o->provider_code[0] ? " code " : "", o->provider_code,
+			 detail[0] ? ": " : "", detail);
 		msgid[0] = '\0';
 	} else {
 		error[0] = '\0';
