@@ -969,11 +969,14 @@ static json_t *resolve(const json_t *type, json_t *value, const char *path,
 	return json_incref(value);
 }
 
-/* Finds or fetches the writer schema of a foreign id; NULL if none. */
+/* Finds or fetches the writer schema of a foreign id; NULL if none, with
+ * *later set when asking again later may find it. */
 static const struct codec *foreign_writer(struct events *ev,
 					  enum events_type type, int32_t id,
-					  char *errstr, size_t errstr_size)
+					  bool *later, char *errstr,
+					  size_t errstr_size)
 {
+	int rc;
 	const struct codec *found = NULL;
 	struct codec writer = { 0 };
 	char *text = NULL;
@@ -993,11 +996,13 @@ static const struct codec *foreign_writer(struct events *ev,
 	}
 	if (ev->nforeign == MAX_FOREIGN) {
 		snprintf(errstr, errstr_size, "too many schema versions");
+		*later = true;
 		goto out;
 	}
-	if (registry_fetch(ev->registry_url, id, ev->timeout_ms, &text, errstr,
-			   errstr_size) ||
-	    codec_init(&writer, text, errstr, errstr_size)) {
+	rc = registry_fetch(ev->registry_url, id, ev->timeout_ms, &text, errstr,
+			    errstr_size);
+	*later = rc == REGISTRY_RETRY_LATER;
+	if (rc || codec_init(&writer, text, errstr, errstr_size)) {
 		codec_free(&writer);
 		goto out;
 	}
@@ -1015,6 +1020,7 @@ int events_decode(struct events *ev, enum events_type type, const void *data,
 	const unsigned char *p = data;
 	const struct codec *writer;
 	json_t *raw = NULL;
+	bool later = false;
 	int32_t id;
 
 	if (!p || len < FRAME_HEADER || p[0] != 0) {
@@ -1027,9 +1033,11 @@ int events_decode(struct events *ev, enum events_type type, const void *data,
 	if (id == ev->codecs[type].id)
 		return read_value(&ev->codecs[type], p + FRAME_HEADER,
 				  len - FRAME_HEADER, out, errstr, errstr_size);
-	writer = foreign_writer(ev, type, id, errstr, errstr_size);
-	if (!writer || read_value(writer, p + FRAME_HEADER, len - FRAME_HEADER,
-				  &raw, errstr, errstr_size))
+	writer = foreign_writer(ev, type, id, &later, errstr, errstr_size);
+	if (!writer)
+		return later ? EVENTS_RETRY_LATER : -1;
+	if (read_value(writer, p + FRAME_HEADER, len - FRAME_HEADER, &raw,
+		       errstr, errstr_size))
 		return -1;
 	*out = resolve(ev->reader_json[type], raw, events_name(type), errstr,
 		       errstr_size);

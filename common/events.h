@@ -72,10 +72,16 @@ int events_encode(struct events *ev, enum events_type type, const json_t *obj,
 int events_encode_raw(const char *schema_json, const json_t *obj, void **out,
 		      size_t *out_len, char *errstr, size_t errstr_size);
 
+/* events_decode: the record cannot be decoded now (its writer schema is
+ * not fetched yet and the registry does not answer): try again later. */
+#define EVENTS_RETRY_LATER (-2)
+
 /*
  * Decodes a framed record of the given type (any compatible writer schema
- * version). On success *out is a new reference owned by the caller.
- * Malformed input returns -1 with a reason in errstr; never crashes.
+ * version). On success (0) *out is a new reference owned by the caller.
+ * Malformed input returns -1 with a reason in errstr; a record that cannot
+ * be decoded now (registry unreachable or failing, schema cache full)
+ * returns EVENTS_RETRY_LATER: it is not malformed. Never crashes.
  * Thread-safe.
  */
 int events_decode(struct events *ev, enum events_type type, const void *data,

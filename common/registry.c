@@ -69,17 +69,22 @@ static int call(const char *full_url, const char *post_body, long timeout_ms,
 	if (cc != CURLE_OK) {
 		snprintf(errstr, errstr_size, "%s%s", curl_easy_strerror(cc),
 			 r.too_big ? " (response over 1 MiB)" : "");
+		if (!r.too_big)
+			rc = REGISTRY_RETRY_LATER;
 		goto out;
 	}
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
 	if (status < 200 || status > 299) {
 		snprintf(errstr, errstr_size, "HTTP %ld: %.200s", status,
 			 r.buf ? r.buf : "");
+		if (status >= 500 || status == 408 || status == 429)
+			rc = REGISTRY_RETRY_LATER;
 		goto out;
 	}
 	*body = r.buf ? json_loads(r.buf, 0, NULL) : NULL;
 	if (!*body) {
 		snprintf(errstr, errstr_size, "response is not JSON");
+		rc = REGISTRY_RETRY_LATER; /* a proxy's page, say */
 		goto out;
 	}
 	rc = 0;
@@ -105,8 +110,10 @@ int registry_register(const char *url, const char *subject,
 		goto out;
 	}
 	snprintf(full, sizeof(full), "%s/subjects/%s/versions", url, subject);
-	if (call(full, req_text, timeout_ms, &body, errstr, errstr_size))
+	rc = call(full, req_text, timeout_ms, &body, errstr, errstr_size);
+	if (rc)
 		goto out;
+	rc = -1;
 	if (!json_is_integer(json_object_get(body, "id"))) {
 		snprintf(errstr, errstr_size, "response has no id");
 		goto out;
@@ -129,8 +136,10 @@ int registry_fetch(const char *url, int32_t id, long timeout_ms,
 	int rc = -1;
 
 	snprintf(full, sizeof(full), "%s/schemas/ids/%d", url, (int)id);
-	if (call(full, NULL, timeout_ms, &body, errstr, errstr_size))
+	rc = call(full, NULL, timeout_ms, &body, errstr, errstr_size);
+	if (rc)
 		goto out;
+	rc = -1;
 	schema = json_string_value(json_object_get(body, "schema"));
 	if (!schema) {
 		snprintf(errstr, errstr_size, "response has no schema");

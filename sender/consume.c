@@ -10,29 +10,94 @@
 #include "log.h"
 #include "sender.h"
 
-void consume_record(struct sender *s, const rd_kafka_message_t *rkm)
-{
-	struct job *j = job_new(s, rkm);
-	char why[JOB_ERROR_SIZE];
-	json_t *otp = NULL;
+#define DECODE_WAIT_FIRST_MS 250
+#define DECODE_WAIT_MAX_MS 10000
 
-	if (!j) {
-		daemon_fatal("taking a consumed record", "out of memory");
+/* Queued behind its number, or delayed while its retry time has not come. */
+static void schedule(struct sender *s, struct job *j)
+{
+	if (j->rec.due_ms > clock_wall_ms()) {
+		if (!delay_push(&s->delayed, j->rec.due_ms, j))
+			daemon_fatal("delaying a retry record",
+				     "out of memory");
 		return;
 	}
-	if (events_decode(s->ev, EVENTS_OTP_ISSUED, rkm->payload, rkm->len,
-			  &otp, why, sizeof(why)) < 0 ||
-	    job_parse(&j->rec, otp, why, sizeof(why)) < 0) {
+	if (!phoneq_push(s->queues, &j->ql, j->rec.phone))
+		daemon_fatal("queueing a record", "out of memory");
+}
+
+/* Cannot decode now: back into the delay heap, waiting longer each time. */
+static void wait_for_schema(struct sender *s, struct job *j, const char *why)
+{
+	int64_t wait = DECODE_WAIT_FIRST_MS
+		       << (j->rec.decode_waits < 10 ? j->rec.decode_waits : 10);
+
+	if (wait > DECODE_WAIT_MAX_MS)
+		wait = DECODE_WAIT_MAX_MS;
+	if (!j->rec.undecoded) {
+		j->rec.undecoded = true;
+		s->undecoded++;
+		metrics_set(s->m_undecoded, s->undecoded);
+		job_log(LOG_WARN, j,
+			"cannot decode the record now: waiting for the schema "
+			"registry",
+			"error", why, NULL, NULL);
+	}
+	j->rec.decode_waits++;
+	if (!delay_push(&s->delayed, clock_wall_ms() + wait, j))
+		daemon_fatal("delaying a record", "out of memory");
+}
+
+/* Decodes and checks the job's record, then schedules it. */
+static void take(struct sender *s, struct job *j)
+{
+	char why[JOB_ERROR_SIZE];
+	json_t *otp = NULL;
+	int rc = events_decode(s->ev, EVENTS_OTP_ISSUED, j->rec.raw,
+			       j->rec.raw_len, &otp, why, sizeof(why));
+
+	if (rc == EVENTS_RETRY_LATER) {
+		wait_for_schema(s, j, why);
+		return;
+	}
+	if (j->rec.undecoded) {
+		j->rec.undecoded = false;
+		s->undecoded--;
+		metrics_set(s->m_undecoded, s->undecoded);
+		if (rc == 0)
+			job_log(LOG_INFO, j, "record decoded after waiting",
+				NULL, NULL, NULL, NULL);
+	}
+	if (rc < 0 || job_parse(&j->rec, otp, why, sizeof(why)) < 0) {
 		json_decref(otp);
 		emit_dead(s, j, DEAD_UNDECODABLE, why);
 		return;
 	}
 	json_decref(otp);
 	j->rec.decodable = true;
-	if (j->rec.due_ms > clock_wall_ms()) {
-		if (!delay_push(&s->delayed, j->rec.due_ms, j))
-			daemon_fatal("delaying a retry record",
-				     "out of memory");
+	schedule(s, j);
+}
+
+void consume_record(struct sender *s, const rd_kafka_message_t *rkm)
+{
+	struct job *j = job_new(s, rkm);
+
+	if (!j) {
+		daemon_fatal("taking a consumed record", "out of memory");
+		return;
+	}
+	take(s, j);
+}
+
+void consume_due(struct sender *s, struct job *j)
+{
+	if (offsets_revoked(j->oe)) {
+		/* Its new owner redelivers it. */
+		job_abandon(j);
+		return;
+	}
+	if (j->rec.undecoded) {
+		take(s, j);
 		return;
 	}
 	if (!phoneq_push(s->queues, &j->ql, j->rec.phone))

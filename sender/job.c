@@ -147,6 +147,10 @@ void job_free(struct job *j)
 		rd_kafka_headers_destroy(j->out.hdrs);
 	s->pending--;
 	metrics_set(s->m_pending, s->pending);
+	if (j->rec.undecoded) {
+		s->undecoded--;
+		metrics_set(s->m_undecoded, s->undecoded);
+	}
 	free(j);
 }
 

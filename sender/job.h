@@ -48,6 +48,8 @@ struct job_record {
 	void *raw; /* the value's bytes */
 	size_t raw_len;
 	bool decodable; /* raw is a valid OtpIssued */
+	bool undecoded; /* waits for its writer schema (registry) */
+	int decode_waits; /* times it had to wait so far */
 	char phone[64]; /* the key: the normalised number */
 	char request_id[64]; /* header request-id, else the record's */
 	char traceparent[IDS_TRACEPARENT_SIZE];

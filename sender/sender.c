@@ -66,6 +66,10 @@ static void register_metrics(struct sender *s)
 		"otpflow_sender_accept_to_sent_seconds",
 		"Time from ingest receiving the request to the provider's 2xx.",
 		lat, sizeof(lat) / sizeof(lat[0]));
+	s->m_undecoded = metrics_gauge(
+		"otpflow_sender_waiting_for_schema",
+		"Records that cannot be decoded now (writer schema not fetched, "
+		"registry failing): they wait, never dead-lettered.");
 }
 
 /* Keys, templates, classifier, provider: everything a setting decides. */
@@ -227,18 +231,15 @@ static void drain_wake(struct sender *s)
 		;
 }
 
-/* Retry records whose time has come join their number's queue. */
+/* Delayed records whose time has come: retries join their number's
+ * queue, records waiting for their schema are decoded again. */
 static void release_due(struct sender *s)
 {
 	int64_t now = clock_wall_ms();
 	struct job *j;
 
-	while (!s->draining && (j = delay_pop_due(&s->delayed, now)) != NULL) {
-		if (offsets_revoked(j->oe))
-			job_abandon(j);
-		else if (!phoneq_push(s->queues, &j->ql, j->rec.phone))
-			daemon_fatal("queueing a record", "out of memory");
-	}
+	while (!s->draining && (j = delay_pop_due(&s->delayed, now)) != NULL)
+		consume_due(s, j);
 }
 
 /* How long the next poll may wait: less when a retry falls due sooner. */
@@ -356,6 +357,10 @@ bool sender_ready(void *arg, char *why, size_t why_size)
 		snprintf(why, why_size,
 			 "paused: the SMS provider rejects our "
 			 "credentials or configuration");
+		return false;
+	}
+	if (s->undecoded > 0) {
+		snprintf(why, why_size, "records wait for the schema registry");
 		return false;
 	}
 	if (!pg_session_ready(&s->db)) {

@@ -83,6 +83,7 @@ struct sender {
 	struct job *reproduce; /* outcomes waiting for another produce */
 	int max_in_flight, max_pending;
 	int in_flight, pending;
+	int undecoded; /* records waiting for the schema registry */
 	/* state of the loop */
 	bool consume_paused; /* partitions paused (backpressure/config/drain) */
 	bool draining;
@@ -90,7 +91,7 @@ struct sender {
 	int64_t next_probe; /* monotonic ms */
 	atomic_bool paused_config;
 	struct metric *m_outcomes, *m_dead, *m_class, *m_in_flight, *m_pending,
-		*m_paused, *m_latency, *m_end_to_end;
+		*m_paused, *m_latency, *m_end_to_end, *m_undecoded;
 };
 
 /*
