@@ -209,6 +209,11 @@
 	X(OTPFLOW_SMS_EXPIRY_MARGIN, DURATION, "30s", CFG_SENDER, 0, 0,        \
 	  "No attempt is made later than expires_at minus this margin; such "  \
 	  "codes are dead-lettered EXPIRED.")                                  \
+	X(OTPFLOW_SMS_LEASE_MARGIN, DURATION, "45s", CFG_SENDER, 0, 0,         \
+	  "A claim on a code is a lease of OTPFLOW_SMS_TIMEOUT plus this "     \
+	  "margin: another sender meeting the same code meanwhile (after a "   \
+	  "rebalance) waits instead of sending it again; an expired lease "    \
+	  "(its holder died) is taken over.")                                  \
 	X(OTPFLOW_SMS_PAUSE_PROBE, DURATION, "30s", CFG_SENDER, 0, 0,          \
 	  "While paused by a provider configuration error (401/403), one "     \
 	  "send is retried this often to detect the fix.")                     \
@@ -256,6 +261,7 @@
 	R(OTPFLOW_SMS_BACKOFF_INITIAL, 1, 3600000)                             \
 	R(OTPFLOW_SMS_BACKOFF_MAX, 1, 86400000)                                \
 	R(OTPFLOW_SMS_EXPIRY_MARGIN, 0, 3600000)                               \
+	R(OTPFLOW_SMS_LEASE_MARGIN, 1000, 3600000)                             \
 	R(OTPFLOW_SMS_PAUSE_PROBE, 100, 3600000)                               \
 	R(OTPFLOW_REPLAY_MIN_VALIDITY, 0, 86400000)
 

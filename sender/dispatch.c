@@ -14,6 +14,8 @@
 #include "sender.h"
 
 #define BODY_SIZE (TEMPLATE_MAX_BYTES + 64)
+#define BUSY_WAIT_FIRST_MS 250
+#define BUSY_WAIT_MAX_MS 5000
 
 static void release_number(struct sender *s, struct job *j)
 {
@@ -118,6 +120,7 @@ static void after_send(struct sender *s, struct job *j,
 		 * The number stays busy until then, so a copy queued behind
 		 * it sees 'sent'. */
 		a->sent_at = now;
+		s->unrecorded++;
 		job_log(LOG_DEBUG, j, "sent", "provider_message_id", a->msgid,
 			NULL, NULL);
 		emit_sent(s, j);
@@ -212,23 +215,31 @@ static void start_send(struct sender *s, struct job *j, int64_t now)
 void dispatch_flush_sent(struct sender *s)
 {
 	struct job *list = s->sent_head;
+	size_t n = 0;
 
-	if (!list)
+	if (!list || !sender_db_usable(s))
 		return;
+	if (!deliveries_mark_sent(&s->db, list)) {
+		char count[24];
+
+		/* Kept, numbers busy, offsets not stored: a redelivered copy
+		 * waits behind it and then finds 'sent'. */
+		for (struct job *j = list; j; j = j->bnext)
+			n++;
+		snprintf(count, sizeof(count), "%zu", n);
+		LOG(LOG_WARN, "SMS sent, 'sent' not recorded yet: retrying",
+		    "records", count);
+		return;
+	}
 	s->sent_head = NULL;
 	s->sent_tail = &s->sent_head;
-	if (!deliveries_mark_sent(&s->db, list))
-		for (struct job *j = list; j; j = j->bnext)
-			job_log(LOG_ERROR, j,
-				"SMS sent but not recorded: a redelivery may "
-				"send it again",
-				NULL, NULL, NULL, NULL);
 	while (list) {
 		struct job *j = list;
 
 		list = j->bnext;
 		j->bnext = NULL;
 		metrics_inc(s->m_outcomes, M_SENT, 1);
+		s->unrecorded--;
 		release_number(s, j);
 		job_finish(j);
 	}
@@ -261,6 +272,28 @@ void dispatch_reap(struct sender *s)
 	}
 }
 
+/*
+ * Another sender holds a live lease on the code (it is sending it, after
+ * a rebalance say): wait, off the number's queue, and claim again; its
+ * 'sent' mark or the lease's end decides.
+ */
+static void wait_for_lease(struct sender *s, struct job *j)
+{
+	int shift = j->att.busy_waits < 8 ? j->att.busy_waits : 8;
+	int64_t wait = BUSY_WAIT_FIRST_MS << shift;
+
+	if (wait > BUSY_WAIT_MAX_MS)
+		wait = BUSY_WAIT_MAX_MS;
+	if (!j->att.busy_waits++)
+		job_log(LOG_INFO, j,
+			"claimed by another sender: waiting for its lease",
+			NULL, NULL, NULL, NULL);
+	metrics_inc(s->m_busy, 0, 1);
+	release_number(s, j);
+	if (!delay_push(&s->delayed, clock_wall_ms() + wait, j))
+		daemon_fatal("delaying a record", "out of memory");
+}
+
 static bool in_batch(struct sender *s, size_t n, const struct job *j)
 {
 	for (size_t i = 0; i < n; i++)
@@ -276,7 +309,9 @@ static size_t take_batch(struct sender *s, int64_t now)
 	bool paused = atomic_load(&s->paused_config);
 	size_t n = 0;
 
-	while (s->in_flight + (int)n < s->max_in_flight &&
+	/* A crash may send again what is in flight or answered 2xx and not
+	 * recorded yet: together they stay within the in-flight budget. */
+	while (s->in_flight + s->unrecorded + (int)n < s->max_in_flight &&
 	       phoneq_any_ready(s->queues) && !s->draining) {
 		struct job *j;
 
@@ -321,7 +356,8 @@ void dispatch_ready(struct sender *s)
 
 	if (!n)
 		return;
-	if (deliveries_claim(&s->db, provider_name(s->prov), s->batch, n) < 0) {
+	if (deliveries_claim(&s->db, provider_name(s->prov), s->instance,
+			     s->lease_ms, s->batch, n) < 0) {
 		for (size_t i = n; i-- > 0;)
 			phoneq_again(s->queues, &s->batch[i]->ql);
 		return;
@@ -329,14 +365,19 @@ void dispatch_ready(struct sender *s)
 	for (size_t i = 0; i < n && !daemon_failed(); i++) {
 		struct job *j = s->batch[i];
 
-		if (!j->att.claim) {
+		switch (j->att.claim) {
+		case CLAIM_SENT:
 			job_log(LOG_INFO, j, "already sent: skipped", NULL,
 				NULL, NULL, NULL);
 			metrics_inc(s->m_outcomes, M_DUPLICATE, 1);
 			release_number(s, j);
 			job_finish(j);
-			continue;
+			break;
+		case CLAIM_BUSY:
+			wait_for_lease(s, j);
+			break;
+		default:
+			start_send(s, j, now);
 		}
-		start_send(s, j, now);
 	}
 }

@@ -170,6 +170,8 @@ void emit_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
 		return;
 	case JOB_OUT_RETRY:
 		metrics_inc(s->m_outcomes, M_RETRIED, 1);
+		/* Whoever takes the retry record may claim it at once. */
+		deliveries_release(&s->db, s->instance, j);
 		break;
 	case JOB_OUT_DEAD:
 		metrics_inc(s->m_outcomes, M_DEAD, 1);

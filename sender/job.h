@@ -71,7 +71,8 @@ struct job_attempt {
 	char code[SEAL_CODE_DIGITS + 1]; /* plaintext while sending */
 	struct provider_req req;
 	bool probe; /* a probe while paused by a configuration error */
-	int claim; /* batch claim result: 1 claimed, 0 already sent */
+	int claim; /* enum claim (deliveries.h) of the last claim */
+	int busy_waits; /* claims refused: another sender held the lease */
 	long http_status; /* of the last answer, 0 without one */
 	char provider_code[32];
 	char error[JOB_ERROR_SIZE];

@@ -66,10 +66,27 @@ static void register_metrics(struct sender *s)
 		"otpflow_sender_accept_to_sent_seconds",
 		"Time from ingest receiving the request to the provider's 2xx.",
 		lat, sizeof(lat) / sizeof(lat[0]));
+	s->m_busy = metrics_counter(
+		"otpflow_sender_claims_refused_total",
+		"Claims refused because another sender holds a live lease on "
+		"the code (the record waits and claims again).",
+		NULL, NULL);
 	s->m_undecoded = metrics_gauge(
 		"otpflow_sender_waiting_for_schema",
 		"Records that cannot be decoded now (writer schema not fetched, "
 		"registry failing): they wait, never dead-lettered.");
+}
+
+/* The lease owner: unique per process, readable in the table. */
+static void name_instance(struct sender *s)
+{
+	char host[64] = "";
+	unsigned char r[4];
+
+	gethostname(host, sizeof(host) - 1);
+	randombytes_buf(r, sizeof(r));
+	snprintf(s->instance, sizeof(s->instance), "%s/%d/%02x%02x%02x%02x",
+		 host, (int)getpid(), r[0], r[1], r[2], r[3]);
 }
 
 /* Keys, templates, classifier, provider: everything a setting decides. */
@@ -188,6 +205,8 @@ int sender_new(const struct cfg *cfg, struct events *ev, void **state,
 	s->max_pending = (int)cfg_int(cfg, CFG_OTPFLOW_SMS_MAX_PENDING);
 	pg_session_init(&s->db, cfg_str(cfg, CFG_OTPFLOW_DATABASE_URL),
 			"otpflow-sender");
+	s->lease_ms = s->timeout_ms + cfg_ms(cfg, CFG_OTPFLOW_SMS_LEASE_MARGIN);
+	name_instance(s);
 	s->batch = calloc((size_t)s->max_in_flight, sizeof(*s->batch));
 	s->offsets = offsets_new();
 	s->queues = malloc(sizeof(*s->queues));
@@ -327,7 +346,7 @@ int sender_run(void *state)
 	int64_t deadline;
 
 	LOG(LOG_INFO, "consuming", "topics", s->topic_otp, "retry_topic",
-	    s->topic_retry);
+	    s->topic_retry, "instance", s->instance);
 	while (!daemon_stopping())
 		turn(s, 100);
 	if (daemon_failed())
@@ -341,6 +360,11 @@ int sender_run(void *state)
 	if (owing(s))
 		LOG(LOG_WARN, "drain timed out: unfinished records will be "
 			      "redelivered");
+	for (struct job *j = s->sent_head; j; j = j->bnext)
+		job_log(LOG_ERROR, j,
+			"SMS sent but not recorded: a redelivery may send it "
+			"again",
+			NULL, NULL, NULL, NULL);
 	abandon_waiting(s);
 	return daemon_failed() ? DAEMON_EXIT_FAILED : DAEMON_EXIT_OK;
 }

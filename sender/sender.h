@@ -18,7 +18,9 @@
  *   sender.c      this struct: construction, the turn loop, drain, teardown
  *
  * Order of effects for one record:
- *   claim the otp_id in Postgres ('sending'; a 'sent' row means skip; the
+ *   claim the otp_id in Postgres (a lease: 'sending', held by this
+ *   process until the provider timeout plus a margin; a 'sent' row means
+ *   skip, another sender's live lease means wait and claim again; the
  *   claims of one turn share one statement) -> provider request ->
  *   classify -> produce the outcome record -> delivery report -> (for
  *   SmsSent: 'sent' in Postgres, batched per turn) -> store the offset.
@@ -73,6 +75,8 @@ struct sender {
 	int wake[2]; /* both queues signal it; curl polls it */
 	CURLM *multi;
 	struct pg_session db;
+	char instance[128]; /* lease owner: host/pid/random, per process */
+	int64_t lease_ms; /* provider timeout + OTPFLOW_SMS_LEASE_MARGIN */
 	/* jobs, wherever they wait */
 	struct job *jobs; /* every live job (freed at exit) */
 	struct offsets *offsets; /* assigned and revoked partitions */
@@ -83,6 +87,7 @@ struct sender {
 	struct job *reproduce; /* outcomes waiting for another produce */
 	int max_in_flight, max_pending;
 	int in_flight, pending;
+	int unrecorded; /* answered 2xx, 'sent' not stored yet */
 	int undecoded; /* records waiting for the schema registry */
 	/* state of the loop */
 	bool consume_paused; /* partitions paused (backpressure/config/drain) */
@@ -91,7 +96,7 @@ struct sender {
 	int64_t next_probe; /* monotonic ms */
 	atomic_bool paused_config;
 	struct metric *m_outcomes, *m_dead, *m_class, *m_in_flight, *m_pending,
-		*m_paused, *m_latency, *m_end_to_end, *m_undecoded;
+		*m_paused, *m_latency, *m_end_to_end, *m_undecoded, *m_busy;
 };
 
 /*

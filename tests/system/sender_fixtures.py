@@ -161,6 +161,7 @@ class SenderHarness:
             OTPFLOW_SMS_TIMEOUT="2s",
             OTPFLOW_SMS_CONNECT_TIMEOUT="1s",
             OTPFLOW_SMS_PAUSE_PROBE="500ms",
+            OTPFLOW_SMS_LEASE_MARGIN="3s",
             OTPFLOW_LOG_LEVEL="debug",
         )
         env.update({k: str(v) for k, v in settings.items()})

@@ -160,6 +160,12 @@ def auth_constraints(url):
     return {(table, name): definition for table, name, definition in rows}
 
 
+# Every file of sql/, in order: (version, name).
+MIGRATIONS = sorted(
+    (int(p.name[:4]), p.name)
+    for p in (pathlib.Path(__file__).parents[2] / "sql").glob("[0-9]*.sql"))
+
+
 def applied_migrations(url):
     return query(url, "SELECT version, name, applied_at "
                       "FROM otpflow.schema_migrations ORDER BY version")
@@ -211,8 +217,8 @@ def test_migrate_empty_database_creates_nhost_schema(fresh_db, otpflowctl):
         SELECT table_name FROM information_schema.tables
         WHERE table_schema = 'otpflow'""")}
     assert tables == OTPFLOW_TABLES
-    assert [(v, n) for v, n, _ in applied_migrations(fresh_db)] == [
-        (1, "0001_auth.sql"), (2, "0002_otpflow.sql")]
+    assert [(v, n) for v, n, _ in applied_migrations(fresh_db)] == \
+        MIGRATIONS
 
 
 def test_migrated_schema_behaves_like_nhost(fresh_db, otpflowctl):
@@ -278,8 +284,8 @@ def test_concurrent_migrate_applies_each_file_once(fresh_db, otpflowctl):
             range(4)))
     for proc in procs:
         assert proc.returncode == 0, (proc.stdout, proc.stderr)
-    assert [(v, n) for v, n, _ in applied_migrations(fresh_db)] == [
-        (1, "0001_auth.sql"), (2, "0002_otpflow.sql")]
+    assert [(v, n) for v, n, _ in applied_migrations(fresh_db)] == \
+        MIGRATIONS
     assert columns(fresh_db, "auth", "users") == USERS_COLUMNS
 
 
@@ -312,8 +318,8 @@ def test_migrate_on_existing_nhost_schema(fresh_db, otpflowctl):
                            "FROM auth.schema_migrations") == [(19, False)]
     assert columns(fresh_db, "auth", "users") == USERS_COLUMNS
     assert auth_constraints(fresh_db) == AUTH_CONSTRAINTS
-    assert [(v, n) for v, n, _ in applied_migrations(fresh_db)] == [
-        (1, "0001_auth.sql"), (2, "0002_otpflow.sql")]
+    assert [(v, n) for v, n, _ in applied_migrations(fresh_db)] == \
+        MIGRATIONS
 
     migrate(otpflowctl, fresh_db)
     assert catalog(fresh_db, "auth") == nhost_shape

@@ -10,8 +10,9 @@ results.py.
 
 import json
 import threading
-import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import requests
 
 import results as results_md
 from otpflow_test import REPO, wait_for
@@ -110,3 +111,149 @@ def test_registry_503_record_waits_then_is_sent(sender, fake_provider):
         "unknown writer schema", "test_registry_503_record_waits_then_is_"
         "sent", registry_calls_while_failing=asked_while_failing,
         dead_lettered=0, sent_after_recovery=1)
+
+
+# --- rebalance with SMS in flight (R16) ----------------------------------------
+
+def codes_sent(provider):
+    """The code of every SMS the provider accepted (bodies are "Your code
+    is NNNNNN.")."""
+    return [m["body"].split()[-1].rstrip(".") for m in provider.messages()]
+
+
+def test_r16_rebalance_with_sms_in_flight_sends_nothing_twice(
+        sender, fake_provider):
+    """64 SMS at a slow provider; a second sender joins (its partitions'
+    records come back to it while the first is still sending them: its
+    claims are refused, it waits); the first is then stopped while the 64
+    are still at the provider. Every code is sent once. Before: the second
+    sender claimed the codes again and sent them a second time."""
+    fake_provider.rules({"*": {"delay": 8}})
+    settings = dict(OTPFLOW_SMS_TIMEOUT="20s", OTPFLOW_SMS_LEASE_MARGIN="30s",
+                    OTPFLOW_LOG_LEVEL="info",
+                    OTPFLOW_KAFKA_SESSION_TIMEOUT_MS=6000)
+    n = 64
+    records = [sender.send_otp(new_phone(), code=f"{100000 + i}")
+               for i in range(n)]
+    first = sender.start(**settings)
+    wait_for(lambda: sum(fake_provider.attempts().values()) >= n, 60,
+             f"{n} sends at the provider")
+    assert not fake_provider.messages()
+    second = sender.start(**settings)
+    second_admin = sender.admin
+
+    def second_raced():
+        text = requests.get(second_admin + "/metrics", timeout=5).text
+        refused = metric(text, "otpflow_sender_claims_refused_total") or 0
+        return refused > 0 or sum(fake_provider.attempts().values()) > n
+    wait_for(second_raced, 60, "the second sender meeting the codes")
+    refused = metric(requests.get(second_admin + "/metrics",
+                                  timeout=5).text,
+                     "otpflow_sender_claims_refused_total")
+    at_provider_when_stopped = n - len(fake_provider.messages())
+    assert first.stop(timeout=60) == 0
+    # Markers: one more code per number, behind its first one; once the
+    # second sender has sent them all it has handled everything before.
+    markers = [sender.send_otp(r["phone_number"], code=f"{200000 + i}")
+               for i, r in enumerate(records)]
+    wait_for(lambda: len(set(codes_sent(fake_provider)) &
+                         {f"{200000 + i}" for i in range(n)}) == n,
+             120, "every marker sent")
+    wait_for(lambda: metric(requests.get(second_admin + "/metrics",
+                                         timeout=5).text,
+                            "otpflow_sender_pending") == 0, 30,
+             "the second sender idle")
+    codes = codes_sent(fake_provider)
+    duplicates = len(codes) - len(set(codes))
+    assert duplicates == 0, sorted(c for c in set(codes)
+                                   if codes.count(c) > 1)
+    assert sorted(codes) == sorted(
+        [f"{100000 + i}" for i in range(n)] +
+        [f"{200000 + i}" for i in range(n)])
+    rows = sender.db_rows()
+    assert all(rows[r["otp_id"]][0] == "sent" for r in records + markers)
+    sent_ids = [s["otp_id"] for _, s in sender.sent()]
+    assert len(sent_ids) == len(set(sent_ids)) == 2 * n
+    assert not sender.dead()
+    assert second.proc.poll() is None
+    results_md.record(
+        "R16", "sender rebalance with 64 SMS at a slow provider (8 s): a "
+        "second sender joins, the first is stopped (SIGTERM) while the 64 "
+        "are still at the provider", "test_r16_rebalance_with_sms_in_flight_"
+        "sends_nothing_twice", sms_in_flight=n,
+        still_at_provider_when_first_stopped=at_provider_when_stopped,
+        claims_refused_by_second_sender=int(refused or 0),
+        codes=2 * n, sms=len(codes), duplicate_sms=duplicates)
+
+
+# --- Postgres lost while SMS are at the provider (R18) ------------------------
+
+def pg_admin(sender, sql):
+    import psycopg2
+    conn = psycopg2.connect(sender.stack.database_url)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql)
+    finally:
+        conn.close()
+
+
+def test_r18_postgres_lost_while_sms_at_provider_sends_each_once(
+        sender, fake_provider):
+    """20 SMS at the provider when Postgres goes away (the sender's
+    connections killed, new ones refused); the provider accepts them all;
+    then the same 20 OtpIssued are delivered again; Postgres comes back.
+    Exactly one SMS per otp_id. Before: the 'sent' marks were lost, the
+    offsets stored anyway, and every copy was sent a second time."""
+    fake_provider.rules({"*": {"delay": 2}})
+    sender.start(OTPFLOW_SMS_TIMEOUT="10s")
+    dbname = sender.db.rsplit("/", 1)[1]
+    n = 20
+    records = [sender.send_otp(new_phone(), code=f"{300000 + i}")
+               for i in range(n)]
+    wait_for(lambda: sum(fake_provider.attempts().values()) >= n, 60,
+             f"{n} sends at the provider")
+    try:
+        pg_admin(sender, f"ALTER DATABASE {dbname} ALLOW_CONNECTIONS false")
+        pg_admin(sender, "SELECT pg_terminate_backend(pid) FROM "
+                 f"pg_stat_activity WHERE datname = '{dbname}' AND "
+                 "application_name = 'otpflow-sender'")
+        wait_for(lambda: len(fake_provider.messages()) >= n, 30,
+                 "the provider accepting all of them")
+        wait_for(lambda: metric(sender.metrics(),
+                                "otpflow_sender_in_flight") == 0, 30,
+                 "every answer taken")
+        wait_for(lambda: sender.ready() == 503, 30,
+                 "the sender failing to record 'sent'")
+        for r in records:  # the same OtpIssued, redelivered
+            copy = dict(r)
+            produce(sender.stack.bootstrap,
+                    sender.topics["OTPFLOW_TOPIC_SMS_OTP"],
+                    r["phone_number"], encode_otp(copy),
+                    [("request-id", r["request_id"].encode())])
+        wait_for(lambda: metric(sender.metrics(),
+                                "otpflow_sender_pending") >= 2 * n, 30,
+                 "the copies consumed")
+    finally:
+        pg_admin(sender, f"ALTER DATABASE {dbname} ALLOW_CONNECTIONS true")
+    wait_for(lambda: metric(sender.metrics(), "otpflow_sender_records_total",
+                            'outcome="duplicate"') == n, 60,
+             "every copy skipped")
+    wait_for(lambda: metric(sender.metrics(),
+                            "otpflow_sender_pending") == 0, 30,
+             "the sender idle")
+    codes = codes_sent(fake_provider)
+    assert sorted(codes) == sorted(f"{300000 + i}" for i in range(n))
+    rows = sender.db_rows()
+    assert all(rows[r["otp_id"]][0] == "sent" for r in records)
+    sent_ids = [s["otp_id"] for _, s in sender.sent()]
+    assert sorted(sent_ids) == sorted(r["otp_id"] for r in records)
+    assert not sender.dead()
+    results_md.record(
+        "R18", "Postgres connection lost while 20 SMS are at the provider "
+        "(2 s), the same OtpIssued redelivered, Postgres back",
+        "test_r18_postgres_lost_while_sms_at_provider_sends_each_once",
+        otp_ids=n, copies_redelivered=n, sms=len(codes),
+        duplicate_sms=len(codes) - len(set(codes)),
+        sms_sent_records=len(sent_ids))
