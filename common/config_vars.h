@@ -194,8 +194,12 @@
 	  "Most provider requests in flight at once (never more than one per " \
 	  "phone number).")                                                    \
 	X(OTPFLOW_SMS_MAX_PENDING, INT, "5000", CFG_SENDER, 0, 0,             \
-	  "Most consumed records held in memory (queued per number, waiting "  \
-	  "for a retry time or in flight); consumption pauses above it.")      \
+	  "Most records from OTPFLOW_TOPIC_SMS_OTP held in memory (queued "    \
+	  "per number or in flight); that topic pauses above it.")             \
+	X(OTPFLOW_SMS_MAX_RETRY_PENDING, INT, "5000", CFG_SENDER, 0, 0,       \
+	  "Most records from OTPFLOW_TOPIC_SMS_OTP_RETRY held in memory "      \
+	  "(mostly waiting out their backoff); that topic pauses above it, "   \
+	  "fresh codes keep flowing.")                                         \
 	X(OTPFLOW_SMS_CONNECT_TIMEOUT, DURATION, "5s", CFG_SENDER, 0, 0,       \
 	  "Provider connect timeout.")                                         \
 	X(OTPFLOW_SMS_TIMEOUT, DURATION, "15s", CFG_SENDER, 0, 0,              \
@@ -255,6 +259,7 @@
 	R(OTPFLOW_WORKER_HASH_THREADS, 0, 256)                                 \
 	R(OTPFLOW_SMS_MAX_IN_FLIGHT, 1, 65536)                                 \
 	R(OTPFLOW_SMS_MAX_PENDING, 1, 10000000)                                \
+	R(OTPFLOW_SMS_MAX_RETRY_PENDING, 1, 10000000)                          \
 	R(OTPFLOW_SMS_CONNECT_TIMEOUT, 1, 300000)                              \
 	R(OTPFLOW_SMS_TIMEOUT, 1, 600000)                                      \
 	R(OTPFLOW_SMS_MAX_ATTEMPTS, 1, 1000)                                   \

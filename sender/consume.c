@@ -116,6 +116,23 @@ static void log_partitions(const char *what,
 	}
 }
 
+/* Newly assigned partitions of a paused source start paused. */
+static void pause_new(struct sender *s, rd_kafka_t *rk,
+		      const rd_kafka_topic_partition_list_t *parts)
+{
+	rd_kafka_topic_partition_list_t *l =
+		rd_kafka_topic_partition_list_new(parts->cnt);
+
+	for (int i = 0; i < parts->cnt; i++)
+		if (s->paused[consume_source(s, parts->elems[i].topic)])
+			rd_kafka_topic_partition_list_add(
+				l, parts->elems[i].topic,
+				parts->elems[i].partition);
+	if (l->cnt)
+		rd_kafka_pause_partitions(rk, l);
+	rd_kafka_topic_partition_list_destroy(l);
+}
+
 void consume_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		       rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
@@ -135,8 +152,7 @@ void consume_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 				rd_kafka_incremental_assign(rk, parts));
 		else
 			rd_kafka_assign(rk, parts);
-		if (s->consume_paused)
-			rd_kafka_pause_partitions(rk, parts);
+		pause_new(s, rk, parts);
 	} else {
 		log_partitions("partition revoked", parts);
 		if (coop)
@@ -147,30 +163,66 @@ void consume_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	}
 }
 
-void consume_pause(struct sender *s, bool paused)
+enum source consume_source(const struct sender *s, const char *topic)
 {
-	rd_kafka_topic_partition_list_t *l = NULL;
+	return strcmp(topic, s->topic_retry) == 0 ? SOURCE_RETRY : SOURCE_FRESH;
+}
 
-	if (s->consume_paused == paused)
+/* The assigned partitions of one source's topic. */
+static rd_kafka_topic_partition_list_t *assigned(struct sender *s,
+						 enum source src)
+{
+	rd_kafka_topic_partition_list_t *all = NULL, *mine;
+
+	if (rd_kafka_assignment(s->consumer, &all) !=
+		    RD_KAFKA_RESP_ERR_NO_ERROR ||
+	    !all)
+		return NULL;
+	mine = rd_kafka_topic_partition_list_new(all->cnt);
+	for (int i = 0; i < all->cnt; i++)
+		if (consume_source(s, all->elems[i].topic) == src)
+			rd_kafka_topic_partition_list_add(
+				mine, all->elems[i].topic,
+				all->elems[i].partition);
+	rd_kafka_topic_partition_list_destroy(all);
+	return mine;
+}
+
+static void pause_source(struct sender *s, enum source src, bool paused)
+{
+	rd_kafka_topic_partition_list_t *l;
+
+	if (s->paused[src] == paused)
 		return;
-	if (rd_kafka_assignment(s->consumer, &l) ==
-		    RD_KAFKA_RESP_ERR_NO_ERROR &&
-	    l) {
+	l = assigned(s, src);
+	if (l) {
 		if (paused)
 			rd_kafka_pause_partitions(s->consumer, l);
 		else
 			rd_kafka_resume_partitions(s->consumer, l);
 		rd_kafka_topic_partition_list_destroy(l);
 	}
-	s->consume_paused = paused;
+	s->paused[src] = paused;
+}
+
+void consume_pause(struct sender *s, bool paused)
+{
+	for (int src = 0; src < SOURCE__COUNT; src++)
+		pause_source(s, src, paused);
 }
 
 void consume_backpressure(struct sender *s)
 {
-	bool want = s->draining || atomic_load(&s->paused_config) ||
-		    s->pending >= s->max_pending;
+	bool all = s->draining || atomic_load(&s->paused_config);
 
-	if (!want && s->consume_paused && s->pending > s->max_pending / 2)
-		want = true; /* hysteresis */
-	consume_pause(s, want);
+	/* Each source against its own budget: retries waiting out their
+	 * backoff never hold fresh codes back. */
+	for (int src = 0; src < SOURCE__COUNT; src++) {
+		bool want = all || s->held[src] >= s->max_held[src];
+
+		if (!want && s->paused[src] &&
+		    s->held[src] > s->max_held[src] / 2)
+			want = true; /* hysteresis */
+		pause_source(s, src, want);
+	}
 }

@@ -16,6 +16,8 @@
 #include <librdkafka/rdkafka.h>
 #include <stdbool.h>
 
+#include "job.h"
+
 struct job;
 struct sender;
 
@@ -36,8 +38,16 @@ void consume_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 /* Pauses or resumes every assigned partition. */
 void consume_pause(struct sender *s, bool paused);
 
-/* Pauses or resumes as the drain, the configuration pause and the records
- * held ask (with hysteresis: resume below half the limit). */
+/*
+ * Pauses or resumes each topic as the drain, the configuration pause and
+ * its own budget ask: records from sms-otp against OTPFLOW_SMS_MAX_PENDING,
+ * records from sms-otp-retry (mostly waiting out their backoff) against
+ * OTPFLOW_SMS_MAX_RETRY_PENDING, so waiting retries never hold fresh codes
+ * back. Hysteresis: a topic resumes below half its budget.
+ */
 void consume_backpressure(struct sender *s);
+
+/* Which budget a record of topic counts against. */
+enum source consume_source(const struct sender *s, const char *topic);
 
 #endif

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "consume.h"
 #include "headers.h"
 #include "kafka.h"
 #include "metrics.h"
@@ -41,9 +42,12 @@ struct job *job_new(struct sender *s, const rd_kafka_message_t *rkm)
 	if (s->jobs)
 		s->jobs->aprev = j;
 	s->jobs = j;
-	s->pending++;
-	metrics_set(s->m_pending, s->pending);
 	rec->topic = offsets_topic(j->oe);
+	rec->source = consume_source(s, rec->topic);
+	s->pending++;
+	s->held[rec->source]++;
+	metrics_set(s->m_pending, s->pending);
+	metrics_set(s->m_retry_pending, s->held[SOURCE_RETRY]);
 	rec->partition = rkm->partition;
 	rec->offset = rkm->offset;
 	if (rkm->len)
@@ -146,7 +150,9 @@ void job_free(struct job *j)
 	if (j->out.hdrs)
 		rd_kafka_headers_destroy(j->out.hdrs);
 	s->pending--;
+	s->held[j->rec.source]--;
 	metrics_set(s->m_pending, s->pending);
+	metrics_set(s->m_retry_pending, s->held[SOURCE_RETRY]);
 	if (j->rec.undecoded) {
 		s->undecoded--;
 		metrics_set(s->m_undecoded, s->undecoded);

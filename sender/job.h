@@ -40,9 +40,14 @@ enum dead_reason {
 	DEAD__COUNT
 };
 
+/* Where a record came from: each source has its own budget of records
+ * held in memory. */
+enum source { SOURCE_FRESH, SOURCE_RETRY, SOURCE__COUNT };
+
 /* The record as consumed, and what was read from it. */
 struct job_record {
 	const char *topic; /* the offset tracker's copy, lives with the job */
+	enum source source; /* sms-otp or sms-otp-retry */
 	int32_t partition;
 	int64_t offset;
 	void *raw; /* the value's bytes */

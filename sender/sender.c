@@ -55,6 +55,10 @@ static void register_metrics(struct sender *s)
 	s->m_pending = metrics_gauge(
 		"otpflow_sender_pending",
 		"Consumed records held in memory (queued, delayed, in flight).");
+	s->m_retry_pending = metrics_gauge(
+		"otpflow_sender_retry_pending",
+		"Records from the retry topic held in memory (most wait out "
+		"their backoff); its own budget, OTPFLOW_SMS_MAX_RETRY_PENDING.");
 	s->m_paused = metrics_gauge(
 		"otpflow_sender_paused",
 		"1 while paused by a provider configuration error (401/403).");
@@ -202,7 +206,10 @@ int sender_new(const struct cfg *cfg, struct events *ev, void **state,
 		(long)cfg_ms(cfg, CFG_OTPFLOW_SMS_CONNECT_TIMEOUT);
 	s->timeout_ms = (long)cfg_ms(cfg, CFG_OTPFLOW_SMS_TIMEOUT);
 	s->max_in_flight = (int)cfg_int(cfg, CFG_OTPFLOW_SMS_MAX_IN_FLIGHT);
-	s->max_pending = (int)cfg_int(cfg, CFG_OTPFLOW_SMS_MAX_PENDING);
+	s->max_held[SOURCE_FRESH] =
+		(int)cfg_int(cfg, CFG_OTPFLOW_SMS_MAX_PENDING);
+	s->max_held[SOURCE_RETRY] =
+		(int)cfg_int(cfg, CFG_OTPFLOW_SMS_MAX_RETRY_PENDING);
 	pg_session_init(&s->db, cfg_str(cfg, CFG_OTPFLOW_DATABASE_URL),
 			"otpflow-sender");
 	s->lease_ms = s->timeout_ms + cfg_ms(cfg, CFG_OTPFLOW_SMS_LEASE_MARGIN);
@@ -298,6 +305,7 @@ static void turn(struct sender *s, int wait_ms)
 				    rd_kafka_message_errstr(m));
 		} else if (!s->draining) {
 			consume_record(s, m);
+			consume_backpressure(s); /* budgets hold per record */
 		}
 		rd_kafka_message_destroy(m);
 	}

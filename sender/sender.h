@@ -85,18 +85,21 @@ struct sender {
 	struct job **batch; /* one turn's claims, max_in_flight */
 	struct job *sent_head, **sent_tail; /* 2xx delivered, not recorded */
 	struct job *reproduce; /* outcomes waiting for another produce */
-	int max_in_flight, max_pending;
-	int in_flight, pending;
+	int max_in_flight;
+	int max_held[SOURCE__COUNT]; /* OTPFLOW_SMS_MAX_(RETRY_)PENDING */
+	int held[SOURCE__COUNT]; /* records held, by source */
+	int in_flight, pending; /* pending: held, all sources */
 	int unrecorded; /* answered 2xx, 'sent' not stored yet */
 	int undecoded; /* records waiting for the schema registry */
 	/* state of the loop */
-	bool consume_paused; /* partitions paused (backpressure/config/drain) */
+	bool paused[SOURCE__COUNT]; /* its partitions paused */
 	bool draining;
 	bool closing; /* sender_free: delivery reports change nothing */
 	int64_t next_probe; /* monotonic ms */
 	atomic_bool paused_config;
 	struct metric *m_outcomes, *m_dead, *m_class, *m_in_flight, *m_pending,
-		*m_paused, *m_latency, *m_end_to_end, *m_undecoded, *m_busy;
+		*m_paused, *m_latency, *m_end_to_end, *m_undecoded, *m_busy,
+		*m_retry_pending;
 };
 
 /*

@@ -257,3 +257,47 @@ def test_r18_postgres_lost_while_sms_at_provider_sends_each_once(
         otp_ids=n, copies_redelivered=n, sms=len(codes),
         duplicate_sms=len(codes) - len(set(codes)),
         sms_sent_records=len(sent_ids))
+
+
+# --- retries have their own budget -----------------------------------------
+
+def test_retries_waiting_never_hold_fresh_codes_back(sender, fake_provider):
+    """60 codes fail once and wait 30 s (Retry-After) for their retry, more
+    than the budget of records held; fresh codes produced meanwhile are
+    sent before any retry is due. Before: the waiting retries counted
+    toward OTPFLOW_SMS_MAX_PENDING, every partition paused and fresh codes
+    waited for the retries' backoff."""
+    failing = [new_phone() for _ in range(60)]
+    fake_provider.rules({p: [{"status": 503, "retry_after": "30"},
+                             {"status": 201}] for p in failing})
+    sender.start(OTPFLOW_SMS_MAX_IN_FLIGHT=10, OTPFLOW_SMS_MAX_PENDING=20,
+                 OTPFLOW_SMS_MAX_RETRY_PENDING=20)
+    for phone in failing:
+        sender.send_otp(phone)
+    wait_for(lambda: len(sender.retries()) == len(failing), 60,
+             "every failing code on the retry topic")
+    wait_for(lambda: metric(sender.metrics(),
+                            "otpflow_sender_pending") >= 20,
+             30, "20 retry records held")
+    fresh = [new_phone() for _ in range(20)]
+    for phone in fresh:
+        sender.send_otp(phone)
+    sent = sender.wait_sent(20, timeout=25)
+    attempts = fake_provider.attempts()
+    second_attempts = sum(1 for p in failing if attempts.get(p, 0) > 1)
+    assert sorted(m.key().decode() for m, _ in sent) == sorted(fresh)
+    assert second_attempts == 0
+    held = metric(sender.metrics(), "otpflow_sender_retry_pending")
+    # The retries go out once due, within their own budget.
+    sender.wait_sent(80, timeout=120)
+    assert not sender.dead()
+    assert sorted(m["to"] for m in fake_provider.messages()) == \
+        sorted(failing + fresh)
+    results_md.record(
+        "retry-budget", "60 codes waiting 30 s for a retry (budgets of 20 "
+        "fresh, 20 retry records), 20 fresh codes produced meanwhile",
+        "test_retries_waiting_never_hold_fresh_codes_back",
+        retries_waiting=len(failing), fresh_codes=len(fresh),
+        fresh_sent_before_any_retry=len(sent),
+        retry_records_held_when_fresh_were_sent=int(held),
+        retries_sent_later=len(failing))
