@@ -8,6 +8,7 @@
 #include "daemon.h"
 #include "emit.h"
 #include "log.h"
+#include "outcome.h"
 #include "sender.h"
 
 #define DECODE_WAIT_FIRST_MS 250
@@ -70,6 +71,14 @@ static void take(struct sender *s, struct job *j)
 	}
 	if (rc < 0 || job_parse(&j->rec, otp, why, sizeof(why)) < 0) {
 		json_decref(otp);
+		if (j->rec.raw_len > OUTCOME_RAW_MAX) {
+			size_t n = strlen(why);
+
+			snprintf(why + n, sizeof(why) - n,
+				 " (value of %zu bytes: the first %u kept in "
+				 "raw_value)",
+				 j->rec.raw_len, OUTCOME_RAW_MAX);
+		}
 		emit_dead(s, j, DEAD_UNDECODABLE, why);
 		return;
 	}

@@ -9,8 +9,8 @@
 #include "ids.h"
 
 const char *const outcome_dead_reasons[DEAD__COUNT + 1] = {
-	"PERMANENT", "EXPIRED",	    "RETRIES_EXHAUSTED",
-	"CONFIG",    "UNDECODABLE", NULL
+	"PERMANENT", "EXPIRED", "RETRIES_EXHAUSTED", "CONFIG", "UNDECODABLE",
+	"TAMPERED",  NULL
 };
 
 json_t *outcome_sent(const struct job_record *rec,
@@ -27,21 +27,33 @@ json_t *outcome_sent(const struct job_record *rec,
 			 (json_int_t)(att->sent_at - since));
 }
 
-/* The record's bytes as the JSON form of Avro bytes (base64). */
-static json_t *raw_value(const struct job_record *rec)
+/* The first n bytes of the record as the JSON form of Avro bytes
+ * (base64). */
+static json_t *raw_value(const struct job_record *rec, size_t n)
 {
-	size_t n = sodium_base64_ENCODED_LEN(rec->raw_len,
-					     sodium_base64_VARIANT_ORIGINAL);
-	char *b64 = malloc(n);
+	size_t b64_len =
+		sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_ORIGINAL);
+	char *b64 = malloc(b64_len);
 	json_t *v;
 
 	if (!b64)
 		return NULL;
-	sodium_bin2base64(b64, n, rec->raw ? rec->raw : (void *)"",
-			  rec->raw_len, sodium_base64_VARIANT_ORIGINAL);
+	sodium_bin2base64(b64, b64_len, rec->raw ? rec->raw : (void *)"", n,
+			  sodium_base64_VARIANT_ORIGINAL);
 	v = json_string(b64);
 	free(b64);
 	return v;
+}
+
+/* Lower-case hex SHA-256 of the whole record. */
+static json_t *raw_sha256(const struct job_record *rec)
+{
+	unsigned char h[crypto_hash_sha256_BYTES];
+	char hex[2 * crypto_hash_sha256_BYTES + 1];
+
+	crypto_hash_sha256(h, rec->raw ? rec->raw : (void *)"", rec->raw_len);
+	sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
+	return json_string(hex);
 }
 
 json_t *outcome_dead(const struct job_record *rec,
@@ -49,15 +61,23 @@ json_t *outcome_dead(const struct job_record *rec,
 		     enum dead_reason reason, const char *provider,
 		     const char *message)
 {
-	json_t *raw = otp ? json_null() : raw_value(rec);
+	size_t kept = rec->raw_len < OUTCOME_RAW_MAX ? rec->raw_len :
+						       OUTCOME_RAW_MAX;
+	json_t *raw = otp ? json_null() : raw_value(rec, kept);
+	json_t *sha = otp ? json_null() : raw_sha256(rec);
+	json_t *len = otp ? json_null() :
+			    json_integer((json_int_t)rec->raw_len);
 
-	if (!raw) {
+	if (!raw || !sha || !len) {
+		json_decref(raw);
+		json_decref(sha);
+		json_decref(len);
 		json_decref(otp);
 		return NULL;
 	}
 	return json_pack(
 		"{s:o?, s:s, s:s, s:o, s:o, s:s, s:i, s:I, s:I, s:s, s:i, s:I, "
-		"s:o}",
+		"s:o, s:o, s:o}",
 		"otp", otp, "reason", outcome_dead_reasons[reason], "provider",
 		provider, "http_status",
 		att->http_status ? json_integer(att->http_status) : json_null(),
@@ -69,7 +89,8 @@ json_t *outcome_dead(const struct job_record *rec,
 		"last_attempt_at", (json_int_t)att->last_attempt_at,
 		"original_topic", rec->topic ? rec->topic : "",
 		"original_partition", (int)rec->partition, "original_offset",
-		(json_int_t)rec->offset, "raw_value", raw);
+		(json_int_t)rec->offset, "raw_value", raw, "raw_value_length",
+		len, "raw_value_sha256", sha);
 }
 
 rd_kafka_headers_t *outcome_headers(const struct job_record *rec)

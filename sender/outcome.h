@@ -13,6 +13,10 @@
 
 #include "job.h"
 
+/* Most bytes of an undecodable value kept in a dead letter: with the rest
+ * of the record it stays well within a topic's default 1 MB limit. */
+#define OUTCOME_RAW_MAX (512u * 1024)
+
 /* The SmsDeadLetter reason symbols, indexed by enum dead_reason, NULL
  * after the last (static storage). */
 extern const char *const outcome_dead_reasons[DEAD__COUNT + 1];
@@ -27,9 +31,10 @@ json_t *outcome_sent(const struct job_record *rec,
 
 /*
  * The SmsDeadLetter value: otp is the decoded OtpIssued (reference stolen;
- * NULL for an undecodable record, whose bytes then go into raw_value),
- * message the error text (the code already scrubbed from it). New
- * reference owned by the caller; NULL only when out of memory.
+ * NULL for an undecodable record, whose bytes then go into raw_value, cut
+ * to OUTCOME_RAW_MAX, with the whole value's length and SHA-256), message
+ * the error text (outside text already made safe: scrub.h). New reference
+ * owned by the caller; NULL only when out of memory.
  */
 json_t *outcome_dead(const struct job_record *rec,
 		     const struct job_attempt *att, json_t *otp,

@@ -301,3 +301,50 @@ def test_retries_waiting_never_hold_fresh_codes_back(sender, fake_provider):
         fresh_sent_before_any_retry=len(sent),
         retry_records_held_when_fresh_were_sent=int(held),
         retries_sent_later=len(failing))
+
+
+# --- a dead letter always fits the topic -------------------------------------
+
+def test_dead_letter_of_a_1_05_mb_record_fits_the_topic(sender,
+                                                        fake_provider):
+    """An undecodable record of 1.05 MB on a topic that allows it: its
+    dead letter keeps the first 512 KiB, the whole length and SHA-256, and
+    fits the dead-letter topic's default limit; the partition keeps
+    flowing. Before: the dead letter was larger than the topic allows and
+    its produce was retried silently for ever (R11: whatever its size)."""
+    import hashlib
+    from confluent_kafka import Producer
+    from confluent_kafka.admin import AdminClient, ConfigResource
+    topic = sender.topics["OTPFLOW_TOPIC_SMS_OTP"]
+    admin = AdminClient({"bootstrap.servers": sender.stack.bootstrap})
+    for future in admin.alter_configs([ConfigResource(
+            "topic", topic,
+            set_config={"max.message.bytes": "2000000"})]).values():
+        future.result(timeout=30)
+    sender.start()
+    phone = new_phone()
+    garbage = b"\x00\x00\x00\x00\x02" + b"\xff" * (1050000 - 5)
+    producer = Producer({"bootstrap.servers": sender.stack.bootstrap,
+                         "message.max.bytes": 2000000})
+    errors = []
+    producer.produce(topic, key=phone.encode(), value=garbage,
+                     headers=[("request-id", b"big")],
+                     on_delivery=lambda err, msg: err and errors.append(err))
+    assert producer.flush(30) == 0 and not errors, errors
+    record = sender.send_otp(phone)  # same key: same partition, after it
+    [(msg, dl)] = sender.wait_dead(1, timeout=60)
+    assert dl["reason"] == "UNDECODABLE" and dl["otp"] is None
+    assert dl["raw_value_length"] == len(garbage)
+    assert dl["raw_value_sha256"] == hashlib.sha256(garbage).hexdigest()
+    assert dl["raw_value"] == garbage[:512 * 1024]
+    assert "1050000 bytes" in dl["error_message"]
+    assert len(msg.value()) < 1000000
+    [(_, sent)] = sender.wait_sent(1)
+    assert sent["otp_id"] == record["otp_id"]
+    results_md.record(
+        "R11-sender-large", "undecodable record of 1.05 MB on sms-otp "
+        "(topic limit raised to 2 MB; dead-letter topic at its default)",
+        "test_dead_letter_of_a_1_05_mb_record_fits_the_topic",
+        record_bytes=len(garbage), dead_letter_bytes=len(msg.value()),
+        raw_value_bytes_kept=len(dl["raw_value"]),
+        next_record_on_the_partition_sent=1)

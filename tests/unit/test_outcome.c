@@ -1,6 +1,7 @@
 /* outcome: SmsSent and SmsDeadLetter values built from a job's parts
  * encode under the schemas, and the headers say what docs/api.md §2.3
  * says. */
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,11 +139,60 @@ static void dead(struct events *ev)
 		  "AAAAAAJ4/w==");
 	CHECK_STR(json_string_value(json_object_get(obj, "reason")),
 		  "UNDECODABLE");
+	CHECK_INT(json_integer_value(json_object_get(obj, "raw_value_length")),
+		  sizeof(raw));
 	encodes(ev, EVENTS_SMS_DEAD_LETTER, obj);
 	json_decref(obj);
 	for (int r = 0; r < DEAD__COUNT; r++)
 		CHECK(outcome_dead_reasons[r] != NULL);
 	CHECK(outcome_dead_reasons[DEAD__COUNT] == NULL);
+}
+
+/* An undecodable value of 1.05 MB: the dead letter keeps its first
+ * OUTCOME_RAW_MAX bytes, its length and its SHA-256, and fits 1 MB. */
+static void dead_oversized(struct events *ev)
+{
+	size_t n = 1050000;
+	unsigned char *raw = malloc(n), *back = malloc(n);
+	unsigned char h[crypto_hash_sha256_BYTES];
+	char hex[2 * crypto_hash_sha256_BYTES + 1];
+	struct job_record rec;
+	struct job_attempt att;
+	size_t back_len = 0;
+	void *out = NULL;
+	size_t len = 0;
+	char err[256];
+	json_t *obj;
+	const char *b64;
+
+	for (size_t i = 0; i < n; i++)
+		raw[i] = (unsigned char)(i * 31 + 7);
+	fill(&rec, &att);
+	rec.raw = raw;
+	rec.raw_len = n;
+	obj = outcome_dead(&rec, &att, NULL, DEAD_UNDECODABLE, "twilio",
+			   "not Confluent-framed Avro");
+	CHECK(obj != NULL);
+	CHECK_INT(json_integer_value(json_object_get(obj, "raw_value_length")),
+		  n);
+	crypto_hash_sha256(h, raw, n);
+	sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
+	CHECK_STR(json_string_value(json_object_get(obj, "raw_value_sha256")),
+		  hex);
+	b64 = json_string_value(json_object_get(obj, "raw_value"));
+	CHECK(b64 &&
+	      sodium_base642bin(back, n, b64, strlen(b64), NULL, &back_len,
+				NULL, sodium_base64_VARIANT_ORIGINAL) == 0);
+	CHECK_INT(back_len, OUTCOME_RAW_MAX);
+	CHECK(memcmp(back, raw, OUTCOME_RAW_MAX) == 0);
+	CHECK_INT(events_encode(ev, EVENTS_SMS_DEAD_LETTER, obj, &out, &len,
+				err, sizeof(err)),
+		  0);
+	CHECK(len < 1000000);
+	free(out);
+	json_decref(obj);
+	free(raw);
+	free(back);
 }
 
 static const char *header(rd_kafka_headers_t *h, const char *name, size_t *len)
@@ -206,6 +256,7 @@ int main(void)
 	}
 	sent(ev);
 	dead(ev);
+	dead_oversized(ev);
 	headers();
 	events_destroy(ev);
 	return check_done("outcome");
