@@ -152,6 +152,10 @@
 	X(OTPFLOW_SEAL_PREVIOUS_SECRET_KEY, STR, "", CFG_SENDER, 0, CFG_SECRET, \
 	  "During a key rotation: the previous secret key, tried when "       \
 	  "OTPFLOW_SEAL_SECRET_KEY cannot open a code (docs/operations.md).")  \
+	X(OTPFLOW_SEAL_ACCEPT_UNBOUND, BOOL, "false", CFG_SENDER, 0, 0,        \
+	  "During an upgrade from version 1 workers: also send codes sealed "  \
+	  "without their otp_id and number (otherwise dead-lettered "          \
+	  "TAMPERED); see docs/operations.md.")                                \
 	X(OTPFLOW_SMS_PROVIDER, STR, "dev", CFG_SENDER, 0, 0,                  \
 	  "SMS provider: twilio, modica, webhook or dev.")                     \
 	X(OTPFLOW_SMS_DEV_OUTPUT, STR, "-", CFG_SENDER, 0, 0,                  \

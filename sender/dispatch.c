@@ -4,6 +4,7 @@
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "clock.h"
 #include "consume.h"
@@ -140,22 +141,45 @@ static void after_send(struct sender *s, struct job *j,
 	}
 }
 
-/* Opens the sealed code into j->att.code; false (dead letter sent) if no
- * key opens it. */
+/*
+ * Opens the sealed code into j->att.code; false (dead letter sent) when no
+ * key opens it, or when it is not bound to this very record (TAMPERED:
+ * someone copied another record's sealed code onto it) or not bound at
+ * all while unbound (version 1) seals are not accepted.
+ */
 static bool open_code(struct sender *s, struct job *j)
 {
-	const unsigned char *sealed = j->rec.sealed;
-	size_t len = sizeof(j->rec.sealed);
+	const struct job_record *r = &j->rec;
+	struct seal_opened o;
+	const char *refused = NULL;
 
-	if (seal_open(&s->keys, sealed, len, j->att.code) == 0 ||
-	    (s->has_previous &&
-	     seal_open(&s->previous, sealed, len, j->att.code) == 0))
-		return true;
-	release_number(s, j);
-	emit_dead(s, j, DEAD_CONFIG,
-		  "cannot open the sealed code (OTPFLOW_SEAL_SECRET_KEY "
-		  "does not match the worker's public key?)");
-	return false;
+	if (seal_open(&s->keys, r->sealed, r->sealed_len, &o) < 0 &&
+	    (!s->has_previous ||
+	     seal_open(&s->previous, r->sealed, r->sealed_len, &o) < 0)) {
+		release_number(s, j);
+		emit_dead(
+			s, j, DEAD_CONFIG,
+			"cannot open the sealed code (OTPFLOW_SEAL_SECRET_KEY "
+			"does not match the worker's public key?)");
+		return false;
+	}
+	if (!o.bound && !s->accept_unbound)
+		refused = "the sealed code is not bound to its record (a "
+			  "version 1 seal); OTPFLOW_SEAL_ACCEPT_UNBOUND=true "
+			  "accepts those during an upgrade";
+	else if (o.bound && (strcasecmp(o.otp_id, r->otp_id) != 0 ||
+			     strcmp(o.e164, r->phone) != 0))
+		refused = "the sealed code belongs to another record (otp_id "
+			  "or number differs): refused";
+	if (!refused)
+		memcpy(j->att.code, o.code, sizeof(j->att.code));
+	sodium_memzero(&o, sizeof(o));
+	if (refused) {
+		release_number(s, j);
+		emit_dead(s, j, DEAD_TAMPERED, refused);
+		return false;
+	}
+	return true;
 }
 
 /* The dev provider writes the SMS at once: no request, an answer now. */

@@ -112,12 +112,12 @@ int job_parse(struct job_record *rec, const json_t *otp, char *why,
 	    sodium_base642bin(rec->sealed, sizeof(rec->sealed), b64,
 			      strlen(b64), NULL, &bin_len, NULL,
 			      sodium_base64_VARIANT_ORIGINAL) != 0 ||
-	    bin_len != sizeof(rec->sealed)) {
+	    bin_len <= crypto_box_SEALBYTES) {
 		snprintf(why, why_size,
-			 "OtpIssued otp_sealed is not a sealed "
-			 "6-digit code");
+			 "OtpIssued otp_sealed is not a sealed code");
 		return -1;
 	}
+	rec->sealed_len = bin_len;
 	if (copy_field(otp, "request_id", rec->rec_request_id,
 		       sizeof(rec->rec_request_id)) ||
 	    !ids_uuid_valid(rec->rec_request_id)) {

@@ -63,7 +63,8 @@ struct job_record {
 	char otp_id[IDS_UUID_SIZE + 8];
 	char user_id[IDS_UUID_SIZE + 8];
 	char locale[16];
-	unsigned char sealed[SEAL_SEALED_BYTES];
+	unsigned char sealed[SEAL_MAX_BYTES]; /* either version */
+	size_t sealed_len;
 	int64_t issued_at, expires_at; /* epoch ms */
 	int64_t received_at; /* header: ingest received the request, or 0 */
 	int64_t due_ms; /* retry record: not before this (epoch ms), or 0 */

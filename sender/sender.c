@@ -108,6 +108,7 @@ static int load_settings(struct sender *s, const struct cfg *cfg, char *errstr,
 			 why);
 		return -1;
 	}
+	s->accept_unbound = cfg_bool(cfg, CFG_OTPFLOW_SEAL_ACCEPT_UNBOUND);
 	if (prev && *prev) {
 		if (seal_keys_secret(&s->previous, prev, why, sizeof(why)) <
 		    0) {

@@ -63,6 +63,7 @@ struct sender {
 	struct seal_keys keys;
 	struct seal_keys previous; /* during a key rotation */
 	bool has_previous;
+	bool accept_unbound; /* OTPFLOW_SEAL_ACCEPT_UNBOUND: version 1 seals */
 	struct templates *tpl;
 	struct classifier *cls;
 	struct provider *prov;

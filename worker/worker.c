@@ -148,16 +148,19 @@ static int encode_otp(void *arg, struct batch_item *it)
 {
 	struct batch *b = arg;
 	struct worker *w = b->w;
-	unsigned char sealed[SEAL_SEALED_BYTES];
-	char b64[sodium_base64_ENCODED_LEN(SEAL_SEALED_BYTES,
+	unsigned char sealed[SEAL_MAX_BYTES];
+	size_t sealed_len = 0;
+	char b64[sodium_base64_ENCODED_LEN(SEAL_MAX_BYTES,
 					   sodium_base64_VARIANT_ORIGINAL)];
 	char errstr[256];
 	json_t *rec;
 	int rc;
 
-	if (seal_code(&w->keys, it->job.code, sealed))
+	/* Bound to this record: the sender refuses it on any other. */
+	if (seal_bind(&w->keys, it->otp_id, it->phone, it->job.code, sealed,
+		      &sealed_len))
 		return -1;
-	sodium_bin2base64(b64, sizeof(b64), sealed, sizeof(sealed),
+	sodium_bin2base64(b64, sizeof(b64), sealed, sealed_len,
 			  sodium_base64_VARIANT_ORIGINAL);
 	rec = json_pack("{s:s,s:s,s:s,s:s,s:O,s:s,s:I,s:I}", "otp_id",
 			it->otp_id, "request_id", it->request_id, "user_id",

@@ -83,10 +83,14 @@ def sender_db(fresh_db, otpflowctl):
     return fresh_db
 
 
-def seal(public_key_b64, code):
+def seal(public_key_b64, code, otp_id=None, phone=None):
+    """The sealed code as the worker writes it: bound to its record
+    (version 2, "v2\\n<otp_id>\\n<E.164>\\n<code>"), or the bare code
+    (version 1) without otp_id and phone."""
     from nacl.public import PublicKey, SealedBox
+    plain = code if otp_id is None else f"v2\n{otp_id}\n{phone}\n{code}"
     return SealedBox(PublicKey(base64.b64decode(public_key_b64))) \
-        .encrypt(code.encode())
+        .encrypt(plain.encode())
 
 
 def encode_otp(record):
@@ -96,15 +100,17 @@ def encode_otp(record):
 
 
 def make_otp(public_key, phone, code="123456", locale="en",
-             expires_in=300.0, otp_id=None):
+             expires_in=300.0, otp_id=None, bound=True):
     now = datetime.datetime.now(UTC)
+    otp_id = otp_id or str(uuid.uuid4())
     return {
-        "otp_id": otp_id or str(uuid.uuid4()),
+        "otp_id": otp_id,
         "request_id": str(uuid.uuid4()),
         "user_id": str(uuid.uuid4()),
         "phone_number": phone,
         "locale": locale,
-        "otp_sealed": seal(public_key, code),
+        "otp_sealed": seal(public_key, code, otp_id if bound else None,
+                           phone),
         "issued_at": now,
         "expires_at": now + datetime.timedelta(seconds=expires_in),
     }

@@ -348,3 +348,68 @@ def test_dead_letter_of_a_1_05_mb_record_fits_the_topic(sender,
         record_bytes=len(garbage), dead_letter_bytes=len(msg.value()),
         raw_value_bytes_kept=len(dl["raw_value"]),
         next_record_on_the_partition_sent=1)
+
+
+# --- a sealed code is good for its own record only ---------------------------
+
+def test_sealed_code_copied_onto_another_record_is_refused_tampered(
+        sender, fake_provider):
+    """Someone who can write to sms-otp copies a victim's sealed code onto
+    an OtpIssued with their own number (keeping the victim's otp_id, or
+    with another one): dead letter TAMPERED, no SMS. A version 1 seal (the
+    bare code: no record to check it against) is refused the same way
+    unless OTPFLOW_SEAL_ACCEPT_UNBOUND=true. Before: the sender texted the
+    victim's code to the attacker's number."""
+    sender.start()
+    victim, attacker = new_phone(), new_phone()
+    stolen_from = make_otp(sender.public_key, victim, code="771234")
+    same_id = make_otp(sender.public_key, attacker,
+                       otp_id=stolen_from["otp_id"])
+    other_id = make_otp(sender.public_key, attacker)
+    same_id["otp_sealed"] = other_id["otp_sealed"] = \
+        stolen_from["otp_sealed"]
+    v1 = make_otp(sender.public_key, attacker, code="771234", bound=False)
+    for r in (same_id, other_id, v1):
+        produce(sender.stack.bootstrap,
+                sender.topics["OTPFLOW_TOPIC_SMS_OTP"], attacker,
+                encode_otp(r), [("request-id", r["request_id"].encode())])
+    genuine = sender.send_otp(attacker, code="555555")  # after them
+    [(_, sent)] = sender.wait_sent(1)
+    assert sent["otp_id"] == genuine["otp_id"]
+    dead = sender.wait_dead(3)
+    assert sorted(dl["otp"]["otp_id"] for _, dl in dead) == \
+        sorted(r["otp_id"] for r in (same_id, other_id, v1))
+    assert {dl["reason"] for _, dl in dead} == {"TAMPERED"}
+    for _, dl in dead:
+        assert dl["otp"]["phone_number"] == attacker
+        assert victim not in dl["error_message"]
+    assert [m["body"] for m in fake_provider.messages()] == \
+        ["Your code is 555555."]
+    assert victim not in sender.logs()
+    wait_for(lambda: metric(sender.metrics(),
+                            "otpflow_sender_dead_letters_total",
+                            'reason="TAMPERED"') == 3, 10,
+             "TAMPERED counted")
+    results_md.record(
+        "TAMPERED", "a victim's sealed code on the attacker's OtpIssued "
+        "(the victim's otp_id, another otp_id) and a version 1 seal",
+        "test_sealed_code_copied_onto_another_record_is_refused_tampered",
+        forged_records=3, dead_lettered_tampered=len(dead),
+        victim_code_sent_to_attacker=0)
+
+
+def test_version_1_seal_is_sent_when_unbound_seals_are_accepted(
+        sender, fake_provider):
+    """The upgrade switch: with OTPFLOW_SEAL_ACCEPT_UNBOUND=true a code
+    sealed by a version 1 worker (the bare code) is sent."""
+    sender.start(OTPFLOW_SEAL_ACCEPT_UNBOUND="true")
+    phone = new_phone()
+    record = make_otp(sender.public_key, phone, code="402913", bound=False)
+    produce(sender.stack.bootstrap, sender.topics["OTPFLOW_TOPIC_SMS_OTP"],
+            phone, encode_otp(record),
+            [("request-id", record["request_id"].encode())])
+    [(_, sent)] = sender.wait_sent(1)
+    assert sent["otp_id"] == record["otp_id"]
+    assert [m["body"] for m in fake_provider.messages()] == \
+        ["Your code is 402913."]
+    assert not sender.dead()

@@ -319,7 +319,8 @@ static int parse_args(int argc, char **argv, struct replay_opts *o)
 		} else if (strcmp(argv[i - 1], "--reason") == 0) {
 			static const char *const reasons[] = {
 				"PERMANENT", "EXPIRED",	    "RETRIES_EXHAUSTED",
-				"CONFIG",    "UNDECODABLE", NULL
+				"CONFIG",    "UNDECODABLE", "TAMPERED",
+				NULL
 			};
 			bool known = false;
 			for (const char *const *r = reasons; *r; r++)
@@ -429,7 +430,7 @@ int ctl_replay(int argc, char **argv)
 		     "2026-11-25T18:00:00Z, or\n"
 		     "                     a duration ago such as 2h\n"
 		     "  --reason R         PERMANENT, EXPIRED, RETRIES_EXHAUSTED, "
-		     "CONFIG\n"
+		     "CONFIG, TAMPERED\n"
 		     "  --phone P          one number\n"
 		     "  --limit N          at most N records\n"
 		     "  --dry-run          print what would happen; publish "
