@@ -231,6 +231,10 @@
 	  "code (code:21211) or a transport failure (timeout, connect) and "   \
 	  "CLASS success, transient, permanent or config. Codes win over "     \
 	  "statuses, statuses over classes.")                                  \
+	X(OTPFLOW_LEDGER_RETENTION, DURATION, "336h", CFG_SENDER, 0, 0,        \
+	  "Ledger rows (the sender's otpflow.sms_deliveries) older than this " \
+	  "are deleted in small batches; keep it longer than any topic's "     \
+	  "retention, so a redelivered record is still recognised.")           \
 	/* otpflowctl */                                                       \
 	X(OTPFLOW_REPLAY_MIN_VALIDITY, DURATION, "60s", CFG_CTL, 0, 0,         \
 	  "replay re-sends a dead-lettered code only if it stays valid this "  \
@@ -272,6 +276,7 @@
 	R(OTPFLOW_SMS_EXPIRY_MARGIN, 0, 3600000)                               \
 	R(OTPFLOW_SMS_LEASE_MARGIN, 1000, 3600000)                             \
 	R(OTPFLOW_SMS_PAUSE_PROBE, 100, 3600000)                               \
+	R(OTPFLOW_LEDGER_RETENTION, 3600000, 315360000000LL)                   \
 	R(OTPFLOW_REPLAY_MIN_VALIDITY, 0, 86400000)
 
 /* C(NAME, "a b c"): a STR variable must be one of the listed words. */

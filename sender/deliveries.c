@@ -8,6 +8,7 @@
 #include <libpq-fe.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "outcome.h"
@@ -162,4 +163,26 @@ bool deliveries_mark_dead(struct pg_session *db, const char *provider,
 		       "EXCLUDED.reason, updated_at = now() WHERE d.status <> "
 		       "'sent'",
 		       5, p, NULL, errstr, sizeof(errstr)) == PG_OK;
+}
+
+int deliveries_prune(struct pg_session *db, int64_t retention_ms, int limit)
+{
+	char errstr[ERR_SIZE], retention[24], lim[16];
+	const char *p[] = { retention, lim };
+	PGresult *res = NULL;
+	int n;
+
+	snprintf(retention, sizeof(retention), "%lld", (long long)retention_ms);
+	snprintf(lim, sizeof(lim), "%d", limit);
+	if (pg_session_exec(db,
+			    "DELETE FROM otpflow.sms_deliveries WHERE otp_id IN "
+			    "(SELECT otp_id FROM otpflow.sms_deliveries WHERE "
+			    "updated_at < now() - $1::bigint * interval '1 "
+			    "millisecond' ORDER BY updated_at LIMIT $2::int "
+			    "FOR UPDATE SKIP LOCKED)",
+			    2, p, &res, errstr, sizeof(errstr)) != PG_OK)
+		return -1;
+	n = (int)strtol(PQcmdTuples(res), NULL, 10);
+	PQclear(res);
+	return n;
 }

@@ -16,6 +16,7 @@
 #include "clock.h"
 #include "consume.h"
 #include "daemon.h"
+#include "deliveries.h"
 #include "dispatch.h"
 #include "emit.h"
 #include "kafka.h"
@@ -28,6 +29,9 @@
 #define CLOSE_TIMEOUT_MS 5000 /* consumer close, producer flush */
 #define DRAIN_EXTRA_MS 10000 /* drain: the provider timeout plus this */
 #define PAUSED_WAIT_MS 100 /* longest wait while paused with work */
+#define PRUNE_FIRST_MS 5000 /* the ledger's first pruning after start */
+#define PRUNE_EVERY_MS 60000
+#define PRUNE_BATCH 500 /* rows per statement: short locks */
 
 static const char *const outcome_labels[] = { "sent", "retried",
 					      "dead_lettered", "duplicate",
@@ -75,6 +79,11 @@ static void register_metrics(struct sender *s)
 		"Claims refused because another sender holds a live lease on "
 		"the code (the record waits and claims again).",
 		NULL, NULL);
+	s->m_pruned =
+		metrics_counter("otpflow_sender_ledger_pruned_total",
+				"otpflow.sms_deliveries rows deleted after "
+				"OTPFLOW_LEDGER_RETENTION.",
+				NULL, NULL);
 	s->m_undecoded = metrics_gauge(
 		"otpflow_sender_waiting_for_schema",
 		"Records that cannot be decoded now (writer schema not fetched, "
@@ -214,6 +223,8 @@ int sender_new(const struct cfg *cfg, struct events *ev, void **state,
 	pg_session_init(&s->db, cfg_str(cfg, CFG_OTPFLOW_DATABASE_URL),
 			"otpflow-sender");
 	s->lease_ms = s->timeout_ms + cfg_ms(cfg, CFG_OTPFLOW_SMS_LEASE_MARGIN);
+	s->retention_ms = cfg_ms(cfg, CFG_OTPFLOW_LEDGER_RETENTION);
+	s->next_prune = clock_mono_ms() + PRUNE_FIRST_MS;
 	name_instance(s);
 	s->batch = calloc((size_t)s->max_in_flight, sizeof(*s->batch));
 	s->offsets = offsets_new();
@@ -269,6 +280,28 @@ static void release_due(struct sender *s)
 		consume_due(s, j);
 }
 
+/*
+ * The ledger keeps OTPFLOW_LEDGER_RETENTION: one batch of older rows per
+ * turn while there are more, then a pause.
+ */
+static void prune(struct sender *s)
+{
+	int64_t now = clock_mono_ms();
+	int n;
+
+	if (now < s->next_prune || s->draining || !sender_db_usable(s))
+		return;
+	n = deliveries_prune(&s->db, s->retention_ms, PRUNE_BATCH);
+	s->next_prune = n == PRUNE_BATCH ? now : now + PRUNE_EVERY_MS;
+	if (n > 0) {
+		char rows[16];
+
+		snprintf(rows, sizeof(rows), "%d", n);
+		metrics_inc(s->m_pruned, 0, (uint64_t)n);
+		LOG(LOG_DEBUG, "ledger pruned", "rows", rows);
+	}
+}
+
 /* How long the next poll may wait: less when a retry falls due sooner. */
 static int next_wait(struct sender *s, int wait_ms, int consumed)
 {
@@ -318,6 +351,7 @@ static void turn(struct sender *s, int wait_ms)
 	dispatch_flush_sent(s);
 	if (s->reproduce)
 		emit_retry_due(s, clock_mono_ms());
+	prune(s);
 	consume_backpressure(s);
 	wait_ms = next_wait(s, wait_ms, consumed);
 	if (wait_ms > 0) {

@@ -97,10 +97,12 @@ struct sender {
 	bool draining;
 	bool closing; /* sender_free: delivery reports change nothing */
 	int64_t next_probe; /* monotonic ms */
+	int64_t next_prune; /* monotonic ms */
+	int64_t retention_ms; /* OTPFLOW_LEDGER_RETENTION */
 	atomic_bool paused_config;
 	struct metric *m_outcomes, *m_dead, *m_class, *m_in_flight, *m_pending,
 		*m_paused, *m_latency, *m_end_to_end, *m_undecoded, *m_busy,
-		*m_retry_pending;
+		*m_retry_pending, *m_pruned;
 };
 
 /*

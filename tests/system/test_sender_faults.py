@@ -413,3 +413,35 @@ def test_version_1_seal_is_sent_when_unbound_seals_are_accepted(
     assert [m["body"] for m in fake_provider.messages()] == \
         ["Your code is 402913."]
     assert not sender.dead()
+
+
+# --- the ledger is pruned -------------------------------------------------------
+
+def test_delivery_ledger_older_than_retention_is_pruned(sender):
+    """Rows of otpflow.sms_deliveries older than OTPFLOW_LEDGER_RETENTION
+    (default 14 days) are deleted in small batches; younger ones stay.
+    Before: nothing pruned the table; it grew for ever."""
+    import psycopg2
+    old, young = 1234, 50
+    with psycopg2.connect(sender.db) as conn, conn.cursor() as cur:
+        cur.execute(
+            "INSERT INTO otpflow.sms_deliveries (otp_id, user_id, status, "
+            "updated_at) SELECT gen_random_uuid(), gen_random_uuid(), "
+            "'sent', now() - interval '15 days' - n * interval '1 second' "
+            "FROM generate_series(1, %s) AS n", (old,))
+        cur.execute(
+            "INSERT INTO otpflow.sms_deliveries (otp_id, user_id, status, "
+            "updated_at) SELECT gen_random_uuid(), gen_random_uuid(), "
+            "'sent', now() - interval '13 days' FROM generate_series(1, %s)",
+            (young,))
+    conn.close()
+    sender.start()
+    wait_for(lambda: len(sender.db_rows()) == young, 60,
+             "the old rows pruned")
+    assert metric(sender.metrics(),
+                  "otpflow_sender_ledger_pruned_total") == old
+    results_md.record(
+        "ledger-pruning", "otpflow.sms_deliveries with 1234 rows older than "
+        "the retention (14 days) and 50 younger", "test_delivery_ledger_"
+        "older_than_retention_is_pruned", rows_pruned=old, rows_kept=young,
+        batch_rows=500)
