@@ -8,6 +8,7 @@ and the ledger's pruning. Each test fails on the code before these fixes
 results.py.
 """
 
+import base64
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -445,3 +446,117 @@ def test_delivery_ledger_older_than_retention_is_pruned(sender):
         "the retention (14 days) and 50 younger", "test_delivery_ledger_"
         "older_than_retention_is_pruned", rows_pruned=old, rows_kept=young,
         batch_rows=500)
+
+
+# --- hostile provider answers (R17) ------------------------------------------
+
+EMOJI, EURO, ACUTE = "\U0001F600", "\u20ac", "\u00e9"
+
+
+def number_forms(phone):
+    """The ways a provider may write a +1 number in a text."""
+    national = phone[2:]
+    a, b, c = national[:3], national[3:6], national[6:]
+    return [phone, phone[1:], national, f"({a}) {b}-{c}", f"{a}-{b}-{c}",
+            f"{a} {b} {c}", f"+1 {a}-{b}-{c}", f"{a}.{b}.{c}"]
+
+
+def hostile_rules(phones):
+    """One hostile answer per number: (rule, expected end)."""
+    rules, ends = {}, {}
+    it = iter(phones)
+    for shift in range(4):  # every cut lands inside a character once
+        p = next(it)
+        rules[p] = {"sid": "x" * shift + EMOJI * 100}
+        ends[p] = "sent"
+        p = next(it)
+        a, b, c = p[2:5], p[5:8], p[8:]
+        rules[p] = {"status": 400, "code": 21211, "message":
+                    f"The 'To' number {p} is not a valid phone number. "
+                    + "x" * shift + (ACUTE + EURO + EMOJI) * 300
+                    + f" ({a}) {b}-{c}"}
+        ends[p] = "dead"
+        p = next(it)
+        rules[p] = [{"status": 503, "message": "x" * shift
+                     + f"carrier for {p[1:]} busy " + EURO * 400},
+                    {"status": 201}]
+        ends[p] = "sent"
+        p = next(it)
+        rules[p] = {"status": 400, "code": "x" * shift + EURO * 40,
+                    "message": "bad"}
+        ends[p] = "dead"
+    p = next(it)  # the number inside the message id
+    rules[p] = {"sid": f"SM{p[1:]}{EMOJI}"}
+    ends[p] = "sent"
+    p = next(it)  # a 1 MiB answer, accepted
+    rules[p] = {"status": 201, "pad": 1 << 20}
+    ends[p] = "sent"
+    p = next(it)  # a 1 MiB error naming the number
+    rules[p] = {"status": 400, "code": 21211, "pad": 1 << 20,
+                "message": f"{p} {EMOJI * 5000}"}
+    ends[p] = "dead"
+    p = next(it)  # not JSON, not UTF-8
+    rules[p] = {"status": 400, "raw_b64": base64.b64encode(
+        b"\xff\xfe" + p.encode() + b"\xc3").decode()}
+    ends[p] = "dead"
+    return rules, ends
+
+
+def test_r17_hostile_provider_answers(sender, fake_provider, otpflowctl):
+    """Over-long ids and messages, multi-byte characters cut at every
+    limit, the destination number inside error texts and ids, 1 MiB bodies,
+    bytes that are not UTF-8: the sender stays up, every code ends sent or
+    dead-lettered exactly once, and no number appears unmasked in a log, a
+    record's text, a header or `otpflowctl tail`. Before: a cut inside a
+    character made the outcome record fail and the sender exit 1, sending
+    the SMS again on each restart; the number reached the dead letter."""
+    phones = [new_phone() for _ in range(20)]
+    rules, ends = hostile_rules(phones)
+    fake_provider.rules(rules)
+    daemon = sender.start()
+    records = {p: sender.send_otp(p) for p in rules}
+    want_sent = sorted(p for p in rules if ends[p] == "sent")
+    want_dead = sorted(p for p in rules if ends[p] == "dead")
+    sent = sender.wait_sent(len(want_sent), timeout=60)
+    dead = sender.wait_dead(len(want_dead), timeout=60)
+    assert daemon.proc.poll() is None, sender.logs()[-3000:]
+    # Exactly once each, as expected.
+    assert sorted(m.key().decode() for m, _ in sent) == want_sent
+    assert sorted(m.key().decode() for m, _ in dead) == want_dead
+    assert {s["otp_id"] for _, s in sent} | \
+        {dl["otp"]["otp_id"] for _, dl in dead} == \
+        {r["otp_id"] for r in records.values()}
+    assert all(dl["reason"] == "PERMANENT" for _, dl in dead)
+    assert len(fake_provider.messages()) == len(want_sent)
+    # Whole characters, within their limits.
+    for _, s in sent:
+        assert len(s["provider_message_id"].encode()) < 128
+    for m, dl in dead:
+        assert len(dl["error_message"].encode()) < 512
+        assert len(dl["provider_code"] or "") < 32
+        dict(m.headers())["kafka_dlt-exception-message"].decode()
+    # No number in the clear: logs, texts of records, headers, tail.
+    texts = [sender.logs()]
+    texts += [s["provider_message_id"] for _, s in sent]
+    texts += [dl["error_message"] + " " + (dl["provider_code"] or "")
+              for _, dl in dead]
+    texts += [dict(m.headers())["kafka_dlt-exception-message"].decode()
+              for m, _ in dead]
+    for name in ("OTPFLOW_TOPIC_DEAD_LETTER", "OTPFLOW_TOPIC_SMS_SENT",
+                 "OTPFLOW_TOPIC_SMS_OTP_RETRY"):
+        proc = otpflowctl("tail", sender.topics[name], "--from-beginning",
+                          "--no-follow", env=sender.topics)
+        assert proc.returncode == 0, proc.stderr
+        texts.append(proc.stdout)
+    leaks = [(p, form) for p in rules for form in number_forms(p)
+             if any(form in t for t in texts)]
+    assert not leaks
+    assert metric(sender.metrics(), "otpflow_sender_records_total",
+                  'outcome="sent"') == len(want_sent)
+    results_md.record(
+        "R17", "hostile provider answers: over-long ids and messages, "
+        "2-4 byte characters cut at every limit, the number in error texts "
+        "and ids, 1 MiB bodies, a body that is not UTF-8",
+        "test_r17_hostile_provider_answers", codes=len(rules),
+        sent=len(sent), dead_lettered=len(dead), sender_restarts=0,
+        unmasked_numbers=len(leaks))
