@@ -40,6 +40,11 @@ static void produce(struct sender *s, struct job *j)
 		if (kafka_classify(s->producer, err) == KAFKA_FATAL)
 			daemon_fatal("producing an outcome record",
 				     rd_kafka_err2str(err));
+		if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+			job_log(LOG_ERROR, j,
+				"outcome record not accepted by the producer; "
+				"retrying (the offset waits)",
+				"error", rd_kafka_err2str(err), NULL, NULL);
 		produce_later(s, j,
 			      err == RD_KAFKA_RESP_ERR__QUEUE_FULL ?
 				      QUEUE_FULL_RETRY_MS :
