@@ -218,10 +218,19 @@ def headers_of(msg):
     return dict(msg.headers() or [])
 
 
-def open_code(seal_secret, sealed):
+def open_code(seal_secret, sealed, record=None):
+    """The code sealed in an OtpIssued. Version 2 seals bind it to the
+    record: "v2\\n<otp_id>\\n<E.164>\\n<code>"; when record (the OtpIssued)
+    is given, the binding must be its own."""
     from nacl.public import PrivateKey, SealedBox
-    return SealedBox(PrivateKey(base64.b64decode(seal_secret))) \
+    plain = SealedBox(PrivateKey(base64.b64decode(seal_secret))) \
         .decrypt(sealed).decode()
+    if not plain.startswith("v2\n"):
+        return plain
+    _, otp_id, e164, code = plain.split("\n")
+    if record is not None:
+        assert (otp_id, e164) == (record["otp_id"], record["phone_number"])
+    return code
 
 
 def sms_code(body):
@@ -365,7 +374,7 @@ def reconcile(snap, db, accepted, sms, otpflowctl, topics, seal_secret=None,
         codes[to][code] = 0.0  # when it was issued is not known
     if seal_secret:
         for otp_id, otp in by_otp.items():
-            code = open_code(seal_secret, otp["otp_sealed"])
+            code = open_code(seal_secret, otp["otp_sealed"], otp)
             assert re.fullmatch(r"[0-9]{6}", code)
             if sent[otp_id]:
                 assert (otp["phone_number"], code) in pairs, \
