@@ -204,6 +204,7 @@ int sender_new(const struct cfg *cfg, struct events *ev, void **state,
 	s->wake[0] = s->wake[1] = -1;
 	s->sent_tail = &s->sent_head;
 	atomic_init(&s->paused_config, false);
+	atomic_init(&s->undecoded, 0);
 	s->topic_otp = cfg_str(cfg, CFG_OTPFLOW_TOPIC_SMS_OTP);
 	s->topic_retry = cfg_str(cfg, CFG_OTPFLOW_TOPIC_SMS_OTP_RETRY);
 	s->topic_sent = cfg_str(cfg, CFG_OTPFLOW_TOPIC_SMS_SENT);

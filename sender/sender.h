@@ -91,7 +91,7 @@ struct sender {
 	int held[SOURCE__COUNT]; /* records held, by source */
 	int in_flight, pending; /* pending: held, all sources */
 	int unrecorded; /* answered 2xx, 'sent' not stored yet */
-	int undecoded; /* records waiting for the schema registry */
+	atomic_int undecoded; /* waiting for the schema registry (/readyz) */
 	/* state of the loop */
 	bool paused[SOURCE__COUNT]; /* its partitions paused */
 	bool draining;
