@@ -70,11 +70,14 @@ def produce_backlog(bootstrap, topic, n, public_key):
     now = datetime.datetime.now(datetime.timezone.utc)
     for i in range(n):
         phone = f"+1555{i:07d}"
+        otp_id = str(uuid.uuid4())
+        # Sealed as the worker seals it: bound to the record (version 2).
+        sealed = box.encrypt(f"v2\n{otp_id}\n{phone}\n123456".encode())
         buf = io.BytesIO()
-        writer.write({"otp_id": str(uuid.uuid4()),
+        writer.write({"otp_id": otp_id,
                       "request_id": str(uuid.uuid4()),
                       "user_id": str(uuid.uuid4()), "phone_number": phone,
-                      "locale": "en", "otp_sealed": box.encrypt(b"123456"),
+                      "locale": "en", "otp_sealed": sealed,
                       "issued_at": now,
                       "expires_at": now + datetime.timedelta(minutes=30)},
                      avro.io.BinaryEncoder(buf))

@@ -178,6 +178,10 @@
 	X(OTPFLOW_SEAL_PREVIOUS_SECRET_KEY, STR, "", CFG_SENDER, 0, CFG_SECRET, \
 	  "During a key rotation: the previous secret key, tried when "       \
 	  "OTPFLOW_SEAL_SECRET_KEY cannot open a code (docs/operations.md).")  \
+	X(OTPFLOW_SEAL_ACCEPT_UNBOUND, BOOL, "false", CFG_SENDER, 0, 0,        \
+	  "During an upgrade from version 1 workers: also send codes sealed "  \
+	  "without their otp_id and number (otherwise dead-lettered "          \
+	  "TAMPERED); see docs/operations.md.")                                \
 	X(OTPFLOW_SMS_PROVIDER, STR, "dev", CFG_SENDER, 0, 0,                  \
 	  "SMS provider: twilio, modica, webhook or dev.")                     \
 	X(OTPFLOW_SMS_DEV_OUTPUT, STR, "-", CFG_SENDER, 0, 0,                  \
@@ -220,8 +224,12 @@
 	  "Most provider requests in flight at once (never more than one per " \
 	  "phone number).")                                                    \
 	X(OTPFLOW_SMS_MAX_PENDING, INT, "5000", CFG_SENDER, 0, 0,             \
-	  "Most consumed records held in memory (queued per number, waiting "  \
-	  "for a retry time or in flight); consumption pauses above it.")      \
+	  "Most records from OTPFLOW_TOPIC_SMS_OTP held in memory (queued "    \
+	  "per number or in flight); that topic pauses above it.")             \
+	X(OTPFLOW_SMS_MAX_RETRY_PENDING, INT, "5000", CFG_SENDER, 0, 0,       \
+	  "Most records from OTPFLOW_TOPIC_SMS_OTP_RETRY held in memory "      \
+	  "(mostly waiting out their backoff); that topic pauses above it, "   \
+	  "fresh codes keep flowing.")                                         \
 	X(OTPFLOW_SMS_CONNECT_TIMEOUT, DURATION, "5s", CFG_SENDER, 0, 0,       \
 	  "Provider connect timeout.")                                         \
 	X(OTPFLOW_SMS_TIMEOUT, DURATION, "15s", CFG_SENDER, 0, 0,              \
@@ -235,6 +243,11 @@
 	X(OTPFLOW_SMS_EXPIRY_MARGIN, DURATION, "30s", CFG_SENDER, 0, 0,        \
 	  "No attempt is made later than expires_at minus this margin; such "  \
 	  "codes are dead-lettered EXPIRED.")                                  \
+	X(OTPFLOW_SMS_LEASE_MARGIN, DURATION, "45s", CFG_SENDER, 0, 0,         \
+	  "A claim on a code is a lease of OTPFLOW_SMS_TIMEOUT plus this "     \
+	  "margin: another sender meeting the same code meanwhile (after a "   \
+	  "rebalance) waits instead of sending it again; an expired lease "    \
+	  "(its holder died) is taken over.")                                  \
 	X(OTPFLOW_SMS_PAUSE_PROBE, DURATION, "30s", CFG_SENDER, 0, 0,          \
 	  "While paused by a provider configuration error (401/403), one "     \
 	  "send is retried this often to detect the fix.")                     \
@@ -279,12 +292,14 @@
 	R(OTPFLOW_WORKER_HASH_THREADS, 0, 256)                                 \
 	R(OTPFLOW_SMS_MAX_IN_FLIGHT, 1, 65536)                                 \
 	R(OTPFLOW_SMS_MAX_PENDING, 1, 10000000)                                \
+	R(OTPFLOW_SMS_MAX_RETRY_PENDING, 1, 10000000)                          \
 	R(OTPFLOW_SMS_CONNECT_TIMEOUT, 1, 300000)                              \
 	R(OTPFLOW_SMS_TIMEOUT, 1, 600000)                                      \
 	R(OTPFLOW_SMS_MAX_ATTEMPTS, 1, 1000)                                   \
 	R(OTPFLOW_SMS_BACKOFF_INITIAL, 1, 3600000)                             \
 	R(OTPFLOW_SMS_BACKOFF_MAX, 1, 86400000)                                \
 	R(OTPFLOW_SMS_EXPIRY_MARGIN, 0, 3600000)                               \
+	R(OTPFLOW_SMS_LEASE_MARGIN, 1000, 3600000)                             \
 	R(OTPFLOW_SMS_PAUSE_PROBE, 100, 3600000)                               \
 	R(OTPFLOW_REPLAY_MIN_VALIDITY, 0, 86400000)
 

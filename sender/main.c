@@ -1,11 +1,11 @@
 /*
  * otpflow-sender: wiring only. The daemon kit runs the life cycle; the
- * sending engine (send.c) is the state. SIGTERM/SIGINT drains: stop
+ * sending engine (sender.h) is the state. SIGTERM/SIGINT drains: stop
  * consuming, finish requests in flight, deliver their outcomes, store
  * offsets; the consumer then closes, committing them.
  */
 #include "daemon.h"
-#include "send.h"
+#include "sender.h"
 
 static const char usage[] =
 	"Consumes OtpIssued events (OTPFLOW_TOPIC_SMS_OTP and "

@@ -1,59 +1,70 @@
 /*
- * Provider requests and answers. Each provider is a request builder plus an
- * answer parser; the sending loop (send.c) does not know which one runs.
+ * What every provider shares: choosing the provider from the configuration,
+ * the libcurl request (timeouts, TLS verification, Basic auth, capped
+ * answer body, Retry-After) around the body and headers its operations
+ * build, and reading the answer into an outcome. The providers themselves
+ * are operations tables (provider_impl.h), one file each; the sending loop
+ * does not know which one runs.
  */
 #include "provider.h"
 
 #include <jansson.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sodium.h>
 
+#include "provider_impl.h"
 #include "retry.h"
-#include "template.h"
+#include "utf8.h"
 
-struct provider {
-	enum provider_kind kind;
-	char *url; /* request URL (twilio: with the account) */
-	char *user, *password;
-	char *twilio_sender;
-	bool twilio_service; /* sender is a Messaging Service SID */
-	char *webhook_ctype, *webhook_body;
-	char **webhook_headers;
-	size_t webhook_nheaders;
-	FILE *dev_out;
-	bool dev_close;
+/* Error texts: "<what>: <detail>" and "HTTP <status> code <code>: <detail>"
+ * always fit PROVIDER_ERROR_SIZE whole. */
+#define ERROR_WHAT_SIZE 61
+#define ERROR_DETAIL_SIZE 181
+
+static const struct provider_ops *const providers[] = {
+	&provider_dev_ops,
+	&provider_twilio_ops,
+	&provider_modica_ops,
+	&provider_webhook_ops,
 };
+#define NPROVIDERS (sizeof(providers) / sizeof(providers[0]))
 
-static char *dup_or_empty(const char *s)
+char *provider_strdup(const char *s)
 {
 	return strdup(s ? s : "");
+}
+
+char *provider_url(const char *base, const char *path)
+{
+	size_t n = strlen(base) + strlen(path) + 2;
+	char *url = malloc(n);
+
+	if (url)
+		snprintf(url, n, "%s%s%s", base,
+			 base[0] && base[strlen(base) - 1] == '/' ? "" : "/",
+			 path);
+	return url;
 }
 
 void provider_free(struct provider *p)
 {
 	if (!p)
 		return;
+	if (p->ops && p->ops->fini)
+		p->ops->fini(p);
 	free(p->url);
 	if (p->password)
 		sodium_memzero(p->password, strlen(p->password));
 	free(p->user);
 	free(p->password);
-	free(p->twilio_sender);
-	free(p->webhook_ctype);
-	free(p->webhook_body);
-	for (size_t i = 0; i < p->webhook_nheaders; i++)
-		free(p->webhook_headers[i]);
-	free(p->webhook_headers);
-	if (p->dev_out && p->dev_close)
-		fclose(p->dev_out);
 	free(p);
 }
 
-static void need(const struct cfg *cfg, enum cfg_id id, const char *name,
-		 const char *why, char *errstr, size_t errstr_size, int *bad)
+void provider_need(const struct cfg *cfg, enum cfg_id id, const char *name,
+		   const char *why, char *errstr, size_t errstr_size, int *bad)
 {
 	const char *v = cfg_str(cfg, id);
 	size_t len = strlen(errstr);
@@ -70,133 +81,25 @@ struct provider *provider_new(const struct cfg *cfg, char *errstr,
 {
 	const char *name = cfg_str(cfg, CFG_OTPFLOW_SMS_PROVIDER);
 	struct provider *p = calloc(1, sizeof(*p));
-	int bad = 0;
 
 	errstr[0] = '\0';
 	if (!p) {
 		snprintf(errstr, errstr_size, "out of memory");
 		return NULL;
 	}
-	if (strcmp(name, "dev") == 0) {
-		const char *out = cfg_str(cfg, CFG_OTPFLOW_SMS_DEV_OUTPUT);
-
-		p->kind = PROVIDER_DEV;
-		if (!out || !*out || strcmp(out, "-") == 0) {
-			p->dev_out = stdout;
-		} else {
-			p->dev_out = fopen(out, "a");
-			p->dev_close = true;
-			if (!p->dev_out) {
-				snprintf(
-					errstr, errstr_size,
-					"OTPFLOW_SMS_DEV_OUTPUT: cannot open %s",
-					out);
-				goto fail;
-			}
-		}
-	} else if (strcmp(name, "twilio") == 0) {
-		const char *sid = cfg_str(cfg, CFG_AUTH_SMS_TWILIO_ACCOUNT_SID);
-		const char *from =
-			cfg_str(cfg, CFG_AUTH_SMS_TWILIO_MESSAGING_SERVICE_ID);
-		const char *base =
-			cfg_str(cfg, CFG_OTPFLOW_SMS_TWILIO_BASE_URL);
-		size_t n;
-
-		p->kind = PROVIDER_TWILIO;
-		need(cfg, CFG_AUTH_SMS_TWILIO_ACCOUNT_SID,
-		     "AUTH_SMS_TWILIO_ACCOUNT_SID", "by the twilio provider",
-		     errstr, errstr_size, &bad);
-		need(cfg, CFG_AUTH_SMS_TWILIO_AUTH_TOKEN,
-		     "AUTH_SMS_TWILIO_AUTH_TOKEN", "by the twilio provider",
-		     errstr, errstr_size, &bad);
-		need(cfg, CFG_AUTH_SMS_TWILIO_MESSAGING_SERVICE_ID,
-		     "AUTH_SMS_TWILIO_MESSAGING_SERVICE_ID",
-		     "by the twilio provider", errstr, errstr_size, &bad);
-		if (bad)
-			goto fail;
-		if (strncmp(sid, "VA", 2) == 0) {
-			/* Nhost then uses Twilio Verify, which makes its own
-			 * codes: they would not match our otp_hash. */
-			snprintf(errstr, errstr_size,
-				 "AUTH_SMS_TWILIO_ACCOUNT_SID: Twilio Verify "
-				 "services (VA...) are not supported");
-			goto fail;
-		}
-		n = strlen(base) + strlen(sid) + 64;
-		p->url = malloc(n);
-		if (p->url)
-			snprintf(p->url, n,
-				 "%s%s2010-04-01/Accounts/%s/Messages.json",
-				 base,
-				 base[0] && base[strlen(base) - 1] == '/' ? "" :
-									    "/",
-				 sid);
-		p->user = strdup(sid);
-		p->password = dup_or_empty(
-			cfg_str(cfg, CFG_AUTH_SMS_TWILIO_AUTH_TOKEN));
-		p->twilio_sender = strdup(from);
-		p->twilio_service = strncmp(from, "MG", 2) == 0;
-	} else if (strcmp(name, "modica") == 0) {
-		const char *base =
-			cfg_str(cfg, CFG_OTPFLOW_SMS_MODICA_BASE_URL);
-		size_t n = strlen(base) + 64;
-
-		p->kind = PROVIDER_MODICA;
-		need(cfg, CFG_AUTH_SMS_MODICA_USERNAME,
-		     "AUTH_SMS_MODICA_USERNAME", "by the modica provider",
-		     errstr, errstr_size, &bad);
-		need(cfg, CFG_AUTH_SMS_MODICA_PASSWORD,
-		     "AUTH_SMS_MODICA_PASSWORD", "by the modica provider",
-		     errstr, errstr_size, &bad);
-		if (bad)
-			goto fail;
-		p->url = malloc(n);
-		if (p->url)
-			snprintf(p->url, n, "%s%srest/sms/v2/messages", base,
-				 base[0] && base[strlen(base) - 1] == '/' ?
-					 "" :
-					 "/");
-		p->user = strdup(cfg_str(cfg, CFG_AUTH_SMS_MODICA_USERNAME));
-		p->password =
-			strdup(cfg_str(cfg, CFG_AUTH_SMS_MODICA_PASSWORD));
-	} else if (strcmp(name, "webhook") == 0) {
-		char *const *h = cfg_list(cfg, CFG_OTPFLOW_SMS_WEBHOOK_HEADERS);
-
-		p->kind = PROVIDER_WEBHOOK;
-		need(cfg, CFG_OTPFLOW_SMS_WEBHOOK_URL,
-		     "OTPFLOW_SMS_WEBHOOK_URL", "by the webhook provider",
-		     errstr, errstr_size, &bad);
-		if (bad)
-			goto fail;
-		p->url = strdup(cfg_str(cfg, CFG_OTPFLOW_SMS_WEBHOOK_URL));
-		p->webhook_ctype = dup_or_empty(
-			cfg_str(cfg, CFG_OTPFLOW_SMS_WEBHOOK_CONTENT_TYPE));
-		p->webhook_body = dup_or_empty(
-			cfg_str(cfg, CFG_OTPFLOW_SMS_WEBHOOK_BODY));
-		while (h[p->webhook_nheaders])
-			p->webhook_nheaders++;
-		p->webhook_headers =
-			calloc(p->webhook_nheaders + 1, sizeof(char *));
-		for (size_t i = 0;
-		     p->webhook_headers && i < p->webhook_nheaders; i++) {
-			if (!strchr(h[i], ':')) {
-				snprintf(
-					errstr, errstr_size,
-					"OTPFLOW_SMS_WEBHOOK_HEADERS: item %zu "
-					"is not \"Name: value\"",
-					i + 1);
-				goto fail;
-			}
-			p->webhook_headers[i] = strdup(h[i]);
-		}
-	} else {
+	for (size_t i = 0; i < NPROVIDERS; i++)
+		if (strcmp(name, providers[i]->name) == 0)
+			p->ops = providers[i];
+	if (!p->ops) {
 		snprintf(errstr, errstr_size,
 			 "OTPFLOW_SMS_PROVIDER: '%s' is not "
 			 "one of twilio, modica, webhook, dev",
 			 name);
 		goto fail;
 	}
-	if (p->kind != PROVIDER_DEV && !p->url) {
+	if (p->ops->init(p, cfg, errstr, errstr_size) < 0)
+		goto fail;
+	if (p->ops->payload && !p->url) {
 		snprintf(errstr, errstr_size, "out of memory");
 		goto fail;
 	}
@@ -208,14 +111,12 @@ fail:
 
 enum provider_kind provider_kind(const struct provider *p)
 {
-	return p->kind;
+	return p->ops->kind;
 }
 
 const char *provider_name(const struct provider *p)
 {
-	static const char *const names[] = { "dev", "twilio", "modica",
-					     "webhook" };
-	return names[p->kind];
+	return p->ops->name;
 }
 
 int provider_escape_json(const char *v, char *out, size_t out_size)
@@ -319,51 +220,12 @@ static int build_payload(const struct provider *p, const char *to,
 			 const char *body, struct provider_req *req)
 {
 	size_t cap = 2 * PROVIDER_BODY_MAX;
-	const char *names[] = { "to", "body" };
-	const char *values[] = { to, body };
-	char a[1024], b[3 * 1700], c[1024];
 	int n;
 
 	req->payload = malloc(cap);
-	if (!req->payload)
+	if (!req->payload || !p->ops->payload)
 		return -1;
-	switch (p->kind) {
-	case PROVIDER_TWILIO:
-		if (provider_escape_form(to, a, sizeof(a)) < 0 ||
-		    provider_escape_form(body, b, sizeof(b)) < 0 ||
-		    provider_escape_form(p->twilio_sender, c, sizeof(c)) < 0)
-			return -1;
-		n = snprintf(req->payload, cap, "To=%s&%s=%s&Body=%s", a,
-			     p->twilio_service ? "MessagingServiceSid" : "From",
-			     c, b);
-		sodium_memzero(b, sizeof(b));
-		break;
-	case PROVIDER_MODICA:
-		if (provider_escape_json(to, a, sizeof(a)) < 0 ||
-		    provider_escape_json(body, b, sizeof(b)) < 0)
-			return -1;
-		n = snprintf(req->payload, cap,
-			     "{\"destination\":\"%s\",\"content\":\"%s\"}", a,
-			     b);
-		sodium_memzero(b, sizeof(b));
-		break;
-	case PROVIDER_WEBHOOK: {
-		template_escape_fn esc =
-			strncasecmp(p->webhook_ctype, "application/json", 16) ==
-					0 ?
-				provider_escape_json :
-			strncasecmp(p->webhook_ctype,
-				    "application/x-www-form-urlencoded",
-				    33) == 0 ?
-				provider_escape_form :
-				NULL;
-		n = template_subst(p->webhook_body, names, values, 2, esc,
-				   req->payload, cap);
-		break;
-	}
-	default:
-		return -1;
-	}
+	n = p->ops->payload(p, to, body, req->payload, cap);
 	if (n < 0 || (size_t)n >= cap)
 		return -1;
 	req->payload_len = (size_t)n;
@@ -411,22 +273,7 @@ int provider_request(const struct provider *p, const char *to, const char *body,
 		curl_easy_setopt(e, CURLOPT_PASSWORD, p->password);
 	}
 	req->headers = curl_slist_append(NULL, "Expect:");
-	if (p->kind == PROVIDER_TWILIO)
-		req->headers = curl_slist_append(
-			req->headers,
-			"Content-Type: application/x-www-form-urlencoded");
-	else if (p->kind == PROVIDER_MODICA)
-		req->headers = curl_slist_append(
-			req->headers, "Content-Type: application/json");
-	else if (p->kind == PROVIDER_WEBHOOK) {
-		char ct[256];
-
-		snprintf(ct, sizeof(ct), "Content-Type: %s", p->webhook_ctype);
-		req->headers = curl_slist_append(req->headers, ct);
-		for (size_t i = 0; i < p->webhook_nheaders; i++)
-			req->headers = curl_slist_append(req->headers,
-							 p->webhook_headers[i]);
-	}
+	req->headers = p->ops->headers(p, req->headers);
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, req->headers);
 	return 0;
 }
@@ -444,13 +291,20 @@ void provider_req_cleanup(struct provider_req *req)
 	memset(req, 0, sizeof(*req));
 }
 
-/* Copies a JSON member that is a string or an integer as text. */
-static void json_text(json_t *obj, const char *key, char *out, size_t size)
+/* Copies outside text into out, cut on a character boundary. */
+static void cut(char *out, size_t size, const char *text)
 {
-	json_t *v = json_object_get(obj, key);
+	utf8_copy(out, size, text, strlen(text));
+}
+
+void provider_json_text(const json_t *obj, const char *key, char *out,
+			size_t size)
+{
+	const json_t *v = json_object_get(obj, key);
 
 	if (json_is_string(v))
-		snprintf(out, size, "%s", json_string_value(v));
+		utf8_copy(out, size, json_string_value(v),
+			  json_string_length(v));
 	else if (json_is_integer(v))
 		snprintf(out, size, "%lld", (long long)json_integer_value(v));
 }
@@ -461,6 +315,7 @@ void provider_result(const struct provider *p, struct provider_req *req,
 		     char error[PROVIDER_ERROR_SIZE])
 {
 	long status = 0;
+	char what[ERROR_WHAT_SIZE], detail[ERROR_DETAIL_SIZE];
 
 	memset(o, 0, sizeof(*o));
 	msgid[0] = error[0] = '\0';
@@ -488,13 +343,14 @@ void provider_result(const struct provider *p, struct provider_req *req,
 			o->transport = SMS_TRANSPORT_OTHER;
 		}
 		/* curl's text names host and port, never credentials. */
-		snprintf(error, PROVIDER_ERROR_SIZE, "%.60s: %.180s",
-			 curl_easy_strerror(rc),
-			 req->curl_err[0] ? req->curl_err : "no detail");
+		cut(what, sizeof(what), curl_easy_strerror(rc));
+		cut(detail, sizeof(detail),
+		    req->curl_err[0] ? req->curl_err : "no detail");
+		snprintf(error, PROVIDER_ERROR_SIZE, "%s: %s", what, detail);
 		return;
 	}
 	curl_easy_getinfo(req->easy, CURLINFO_RESPONSE_CODE, &status);
-	provider_parse_answer(p->kind, status, req->resp, req->resp_len,
+	provider_parse_answer(p->ops->kind, status, req->resp, req->resp_len,
 			      req->retry_after, now_ms, o, retry_after_ms,
 			      msgid, error);
 }
@@ -515,57 +371,36 @@ void provider_parse_answer(enum provider_kind kind, long status,
 	if (body)
 		doc = json_loadb(body, body_len, 0, NULL);
 	if (json_is_object(doc)) {
-		json_text(doc, "code", o->provider_code,
-			  sizeof(o->provider_code));
-		json_text(doc, "error_code", o->provider_code,
-			  sizeof(o->provider_code));
-		json_text(doc, "id", msgid, PROVIDER_MSGID_SIZE);
-		json_text(doc, "message_id", msgid, PROVIDER_MSGID_SIZE);
-		json_text(doc, "sid", msgid, PROVIDER_MSGID_SIZE);
-		json_text(doc, "message", error, PROVIDER_ERROR_SIZE);
+		provider_json_text(doc, "code", o->provider_code,
+				   sizeof(o->provider_code));
+		provider_json_text(doc, "error_code", o->provider_code,
+				   sizeof(o->provider_code));
+		provider_json_text(doc, "id", msgid, PROVIDER_MSGID_SIZE);
+		provider_json_text(doc, "message_id", msgid,
+				   PROVIDER_MSGID_SIZE);
+		provider_json_text(doc, "sid", msgid, PROVIDER_MSGID_SIZE);
+		provider_json_text(doc, "message", error, PROVIDER_ERROR_SIZE);
 		if (!error[0])
-			json_text(doc, "error", error, PROVIDER_ERROR_SIZE);
-	} else if (json_is_array(doc) && kind == PROVIDER_MODICA) {
-		json_t *first = json_array_get(doc, 0);
-
-		if (json_is_object(first))
-			json_text(first, "id", msgid, PROVIDER_MSGID_SIZE);
+			provider_json_text(doc, "error", error,
+					   PROVIDER_ERROR_SIZE);
+	} else if (doc) {
+		for (size_t i = 0; i < NPROVIDERS; i++)
+			if (providers[i]->kind == kind &&
+			    providers[i]->msgid_other)
+				providers[i]->msgid_other(doc, msgid);
 	}
 	json_decref(doc);
 	if (status < 200 || status >= 300) {
-		char detail[PROVIDER_ERROR_SIZE];
+		char detail[ERROR_DETAIL_SIZE];
 
-		snprintf(detail, sizeof(detail), "%s", error);
-		snprintf(error, PROVIDER_ERROR_SIZE, "HTTP %ld%s%.31s%s%.180s",
-			 status, o->provider_code[0] ? " code " : "",
-			 o->provider_code, detail[0] ? ": " : "", detail);
+		/* Whole characters only: the text goes into records. */
+		cut(detail, sizeof(detail), error);
+		snprintf(error, PROVIDER_ERROR_SIZE, "HTTP %ld%s%s%s%s", status,
+			 o->provider_code[0] ? " code " : "", o->provider_code,
+			 detail[0] ? ": " : "", detail);
 		msgid[0] = '\0';
 	} else {
 		error[0] = '\0';
 		o->provider_code[0] = '\0';
 	}
-}
-
-int provider_dev_send(struct provider *p, const char *to, const char *body,
-		      const char *otp_id, int64_t sent_at_ms, char *errstr,
-		      size_t errstr_size)
-{
-	json_t *line = json_pack("{s:s, s:s, s:s, s:I}", "to", to, "body", body,
-				 "otp_id", otp_id, "sent_at",
-				 (json_int_t)sent_at_ms);
-	char *text = line ? json_dumps(line, JSON_COMPACT) : NULL;
-	int rc = -1;
-
-	json_decref(line);
-	if (!text) {
-		snprintf(errstr, errstr_size, "out of memory");
-		return -1;
-	}
-	if (fprintf(p->dev_out, "%s\n", text) < 0 || fflush(p->dev_out) != 0)
-		snprintf(errstr, errstr_size, "dev output: write failed");
-	else
-		rc = 0;
-	sodium_memzero(text, strlen(text));
-	free(text);
-	return rc;
 }

@@ -25,6 +25,13 @@ behaviour or a list of behaviours, one per attempt (the last one repeats):
   {"delay": 0.5, ...}                         answer after 0.5 s
   {"hang": true}                              never answer (until the
                                               client gives up)
+  {"sid": "..."}                              a 2xx answer's message id
+  {"status": 400, "code": "x", "message": ".."} any code or message text
+  {"pad": 1048576, ...}                        the JSON answer grows by a
+                                              "padding" member of that many
+                                              bytes (1 MiB bodies)
+  {"raw_b64": "..."}                          the body as given, bytes
+                                              (base64; invalid UTF-8, say)
   {"fail_ratio": 0.5, "seed": 7, ...}         that fraction of attempts
                                               answers {"status": 500} (or
                                               "fail_status"), the others as
@@ -109,8 +116,13 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):  # quiet
         pass
 
-    def reply(self, status, body=None, headers=()):
+    def reply(self, status, body=None, headers=(), rule=None):
+        rule = rule or {}
+        if body is not None and rule.get("pad"):
+            body = dict(body, padding="x" * int(rule["pad"]))
         data = b"" if body is None else json.dumps(body).encode()
+        if rule.get("raw_b64") is not None:
+            data = base64.b64decode(rule["raw_b64"])
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -188,22 +200,22 @@ class Handler(BaseHTTPRequestHandler):
         if rule.get("retry_after") is not None:
             headers.append(("Retry-After", str(rule["retry_after"])))
         if 200 <= status < 300:
-            sid = "SM" + uuid.uuid4().hex
+            sid = rule.get("sid", "SM" + uuid.uuid4().hex)
             record.update(sid=sid, received_at=time.time())
             st.accept(record)
             if kind == "twilio":
                 return self.reply(status, {"sid": sid, "status": "queued",
-                                           "to": to}, headers)
+                                           "to": to}, headers, rule)
             if kind == "modica":
-                return self.reply(status, [{"id": sid}], headers)
-            return self.reply(status, {"id": sid}, headers)
+                return self.reply(status, [{"id": sid}], headers, rule)
+            return self.reply(status, {"id": sid}, headers, rule)
         code = rule.get("code", 20003 if status == 401 else None)
         err = {"status": status,
                "message": rule.get("message",
                                    TWILIO_MESSAGES.get(code, "error"))}
         if code is not None:
             err["code"] = code
-        return self.reply(status, err, headers)
+        return self.reply(status, err, headers, rule)
 
     def authorised(self, st):
         auth = self.headers.get("Authorization", "")

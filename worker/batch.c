@@ -69,19 +69,25 @@ struct batch {
 	int64_t t0; /* monotonic ns */
 };
 
-/* Seals the item's code into it->sealed (base64); -1 on failure. */
+/*
+ * Seals the item's code into it->sealed (base64), bound to its record
+ * (otp_id and E.164 destination: the sender refuses it on any other);
+ * -1 on failure.
+ */
 static int seal_item(struct worker *w, struct batch_item *it)
 {
-	unsigned char sealed[SEAL_SEALED_BYTES];
-	size_t cap = sodium_base64_ENCODED_LEN(SEAL_SEALED_BYTES,
+	unsigned char sealed[SEAL_MAX_BYTES];
+	size_t len = 0;
+	size_t cap = sodium_base64_ENCODED_LEN(SEAL_MAX_BYTES,
 					       sodium_base64_VARIANT_ORIGINAL);
 
-	if (seal_code(&w->keys, it->job.code, sealed))
+	if (seal_bind(&w->keys, it->otp_id, it->phone, it->job.code, sealed,
+		      &len))
 		return -1;
 	it->sealed = malloc(cap);
 	if (!it->sealed)
 		return -1;
-	sodium_bin2base64(it->sealed, cap, sealed, sizeof(sealed),
+	sodium_bin2base64(it->sealed, cap, sealed, len,
 			  sodium_base64_VARIANT_ORIGINAL);
 	return 0;
 }

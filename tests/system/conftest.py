@@ -324,16 +324,19 @@ def fake_provider(tmp_path):
 
 
 def make_otp(public_key, phone, code="123456", locale="en",
-             expires_in=300.0, otp_id=None):
-    """An OtpIssued record (as python3-avro takes it) sealed to public_key."""
+             expires_in=300.0, otp_id=None, bound=True):
+    """An OtpIssued record (as python3-avro takes it) sealed to public_key,
+    bound to the record (bound=False: a version 1 seal, the bare code)."""
     now = datetime.datetime.now(datetime.timezone.utc)
+    otp_id = otp_id or str(uuid.uuid4())
     return {
-        "otp_id": otp_id or str(uuid.uuid4()),
+        "otp_id": otp_id,
         "request_id": str(uuid.uuid4()),
         "user_id": str(uuid.uuid4()),
         "phone_number": phone,
         "locale": locale,
-        "otp_sealed": seal_code(public_key, code),
+        "otp_sealed": seal_code(public_key, code, otp_id if bound else None,
+                                phone),
         "issued_at": now,
         "expires_at": now + datetime.timedelta(seconds=expires_in),
     }
@@ -382,6 +385,7 @@ class SenderHarness:
             OTPFLOW_SMS_TIMEOUT="2s",
             OTPFLOW_SMS_CONNECT_TIMEOUT="1s",
             OTPFLOW_SMS_PAUSE_PROBE="500ms",
+            OTPFLOW_SMS_LEASE_MARGIN="3s",
             OTPFLOW_LOG_LEVEL="debug",
         )
         env.update({k: str(v) for k, v in settings.items()})

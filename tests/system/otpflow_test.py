@@ -186,20 +186,31 @@ def produce(bootstrap, topic, key, value, headers=None):
 
 # --- the sealed code ---------------------------------------------------------
 
-def seal_code(public_key_b64, code):
-    """code sealed to the public key, as the worker seals it."""
+def seal_code(public_key_b64, code, otp_id=None, phone=None):
+    """code sealed to the public key as the worker seals it: bound to its
+    record (version 2, "v2\\n<otp_id>\\n<E.164>\\n<code>"), or the bare
+    code (version 1) without otp_id and phone."""
     import base64
     from nacl.public import PublicKey, SealedBox
+    plain = code if otp_id is None else f"v2\n{otp_id}\n{phone}\n{code}"
     return SealedBox(PublicKey(base64.b64decode(public_key_b64))) \
-        .encrypt(code.encode())
+        .encrypt(plain.encode())
 
 
-def open_code(secret_key_b64, sealed):
-    """The plaintext code of an OtpIssued's otp_sealed (the sender's view)."""
+def open_code(secret_key_b64, sealed, record=None):
+    """The code of an OtpIssued's otp_sealed (the sender's view). A version
+    2 seal binds it to its record; when record (the OtpIssued) is given,
+    the binding must be that record's own."""
     import base64
     from nacl.public import PrivateKey, SealedBox
-    return SealedBox(PrivateKey(base64.b64decode(secret_key_b64))) \
+    plain = SealedBox(PrivateKey(base64.b64decode(secret_key_b64))) \
         .decrypt(sealed).decode()
+    if not plain.startswith("v2\n"):
+        return plain
+    _, otp_id, e164, code = plain.split("\n")
+    if record is not None:
+        assert (otp_id, e164) == (record["otp_id"], record["phone_number"])
+    return code
 
 
 # --- HTTP --------------------------------------------------------------------

@@ -369,7 +369,7 @@ def reconcile(snap, db, accepted, sms, otpflowctl, topics, seal_secret=None,
         codes[to][code] = 0.0  # when it was issued is not known
     if seal_secret:
         for otp_id, otp in by_otp.items():
-            code = open_code(seal_secret, otp["otp_sealed"])
+            code = open_code(seal_secret, otp["otp_sealed"], otp)
             assert re.fullmatch(r"[0-9]{6}", code)
             if sent[otp_id]:
                 assert (otp["phone_number"], code) in pairs, \

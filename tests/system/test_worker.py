@@ -74,7 +74,8 @@ def test_nhost_verification_accepts_the_sealed_code(
     [(msg, otp)] = wait_for(lambda: otp_events(stack, topics), 60,
                             "OtpIssued")
     assert msg.key() == b"+14155550104"
-    code = open_code(seal_keys["secret"], otp["otp_sealed"])
+    # Sealed bound to this record (otp_id, number), as the sender checks.
+    code = open_code(seal_keys["secret"], otp["otp_sealed"], otp)
     assert re.fullmatch(r"[0-9]{6}", code)
     assert code.encode() not in msg.value()
     wrong = f"{(int(code) + 1) % 1000000:06d}"

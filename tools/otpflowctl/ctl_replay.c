@@ -27,9 +27,10 @@
 
 #define TIMEOUT_MS 30000
 
-static const char *const sms_reasons[] = { "PERMANENT",		"EXPIRED",
-					   "RETRIES_EXHAUSTED", "CONFIG",
-					   "UNDECODABLE",	NULL };
+static const char *const sms_reasons[] = {
+	"PERMANENT", "EXPIRED", "RETRIES_EXHAUSTED", "CONFIG", "UNDECODABLE",
+	"TAMPERED",  NULL
+};
 static const char *const signup_reasons[] = { "UNSTORABLE", "UNDECODABLE",
 					      NULL };
 
@@ -312,9 +313,9 @@ static const char usage[] =
 	"as 2h\n"
 	"  --reason R         cannot-send-sms: PERMANENT, EXPIRED, "
 	"RETRIES_EXHAUSTED,\n"
-	"                     CONFIG, UNDECODABLE; signup-requests-dlt: "
-	"UNSTORABLE,\n"
-	"                     UNDECODABLE\n"
+	"                     CONFIG, UNDECODABLE, TAMPERED; "
+	"signup-requests-dlt:\n"
+	"                     UNSTORABLE, UNDECODABLE\n"
 	"  --phone P          one number\n"
 	"  --limit N          at most N records\n"
 	"  --dry-run          print what would happen; publish nothing\n"
