@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # test.sh - the whole test suite, from a fresh machine to a verdict.
 #
-#   scripts/test.sh            install what is missing, build (normal and
-#                              ASan+UBSan), run the C unit tests under both,
+#   scripts/test.sh            install what is missing, check the house
+#                              style (scripts/check-style.sh), build (normal
+#                              and ASan+UBSan), run the C unit tests under both,
 #                              fuzz the parsers briefly (libFuzzer), then the
 #                              system tests (pytest) against a real Postgres
 #                              and a real Apache Kafka 4.x broker, once per
@@ -20,6 +21,9 @@ step() { printf '\n== %s (%ss)\n' "$1" "$SECONDS" >&2; }
 
 step "dependencies"
 scripts/install-deps.sh
+
+step "style (clang-format, banned functions, file sizes)"
+scripts/check-style.sh
 
 step "build"
 scripts/build.sh "$repo/build"

@@ -4,6 +4,7 @@ the same package list and flags as the README's set-up, and its final image
 holds every shared library the binaries need."""
 
 import re
+import shutil
 import subprocess
 
 import yaml
@@ -156,3 +157,32 @@ def test_the_repository_documents_itself():
     missing = {n for n in re.findall(r"§(\d+(?:\.\d+)*)", api)
                if n.rstrip(".") not in sections}
     assert not missing, missing
+
+
+def test_style_check_fails_on_each_kind_of_violation(tmp_path):
+    """scripts/check-style.sh (run by scripts/test.sh, so by CI) fails on an
+    unformatted file, a banned function and a file over the size budget,
+    naming each, and passes the tree itself."""
+    assert subprocess.run([str(REPO / "scripts" / "check-style.sh")],
+                          capture_output=True, text=True,
+                          timeout=300).returncode == 0
+    repo = tmp_path / "repo"
+    (repo / "scripts").mkdir(parents=True)
+    (repo / "common").mkdir()
+    shutil.copy(REPO / "scripts" / "check-style.sh", repo / "scripts")
+    shutil.copy(REPO / ".clang-format", repo)
+    (repo / "common" / "ugly.c").write_text("int  f( void ){return 1;}\n")
+    (repo / "common" / "banned.c").write_text(
+        "#include <stdlib.h>\n\nint g(const char *s)\n{\n"
+        "\treturn atoi(s);\n}\n")
+    (repo / "common" / "long.c").write_text(
+        "/* long */\n" + "".join(f"int v{i};\n" for i in range(801)))
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
+    proc = subprocess.run([str(repo / "scripts" / "check-style.sh")],
+                          cwd=repo, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "common/ugly.c: not formatted" in proc.stdout
+    assert "common/banned.c:5:" in proc.stdout and "banned" in proc.stdout
+    assert "common/long.c: 802 lines" in proc.stdout
