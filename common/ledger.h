@@ -1,9 +1,10 @@
 /*
  * Pruning of otpflow's ledger tables (docs/api.md §3): the rows that prove
  * a record was handled (the worker's processed_requests and otp_issuance,
- * the sender's deliveries) are kept OTPFLOW_LEDGER_RETENTION, longer than
- * any topic keeps a record, then deleted in small batches, so that no
- * table grows forever and no prune holds many locks at once.
+ * the sender's sms_deliveries; each daemon prunes its own) are kept
+ * OTPFLOW_LEDGER_RETENTION, longer than any topic keeps a record, then
+ * deleted in small batches, so that no table grows forever and no prune
+ * holds many locks at once.
  */
 #ifndef OTPFLOW_LEDGER_H
 #define OTPFLOW_LEDGER_H

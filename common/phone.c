@@ -1,8 +1,8 @@
 /*
  * Phone numbers: normalisation to E.164, the country-prefix allow list and
- * log masking (docs/api.md §1.3). The normalised number is the identity of a signup
- * everywhere downstream (Kafka key, auth.users.phone_number, SMS destination),
- * so normalisation is strict and total: it accepts exactly the forms
+ * log masking (docs/api.md §1.3). The normalised number is the identity of a
+ * number everywhere downstream (Kafka key, per-number limits, SMS
+ * destination), so normalisation is strict and total: it accepts exactly the forms
  * docs/api.md §1.3 lists and rejects everything else rather than guessing.
  */
 #include "phone.h"

@@ -1,6 +1,7 @@
 /*
- * Phone numbers (docs/api.md §1.3): the normalised E.164 form that otpflow stores,
- * keys Kafka records by and sends SMS to; the country-prefix allow list that
+ * Phone numbers (docs/api.md §1.3): the normalised E.164 form that keys
+ * Kafka records, the per-number limits and the SMS (auth.users keeps the
+ * number as the client sent it); the country-prefix allow list that
  * guards against SMS pumping; and the masked form, the only one logs may show.
  * Pure functions over caller buffers: no allocation, no global state.
  */

@@ -1,5 +1,5 @@
 /*
- * options.displayName validation (docs/api.md §1.2 row 9): valid UTF-8, 1 to 32 code
+ * options.displayName validation (docs/api.md §1.2 row 6): valid UTF-8, 1 to 32 code
  * points, each one a letter, number or symbol by Unicode general category or
  * one of " ,.'-" -- Nhost's ^[\p{L}\p{N}\p{S} ,.'-]+$ with maxLength 32.
  */

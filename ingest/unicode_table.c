@@ -4,7 +4,7 @@
  * Unicode 14.0.0 (Python 3.11 unicodedata): every code point whose general
  * category is L* (letter), N* (number) or S* (symbol), as sorted,
  * merged, inclusive ranges: 790 ranges, 141288 code points.
- * Used by display_name.c for \p{L}\p{N}\p{S} of docs/api.md §1.2 row 9.
+ * Used by display_name.c for \p{L}\p{N}\p{S} of docs/api.md §1.2 row 6.
  */
 #include "display_name.h"
 

@@ -2,7 +2,7 @@
 """Generate ingest/unicode_table.c: the code points a display name may use.
 
 Nhost validates options.displayName with ^[\\p{L}\\p{N}\\p{S} ,.'-]+$ (docs/api.md
-§1.2 row 9). This script writes the "\\p{L}\\p{N}\\p{S}" part as a sorted list
+§1.2 row 6). This script writes the "\\p{L}\\p{N}\\p{S}" part as a sorted list
 of inclusive, non-adjacent code point ranges, taken from the Unicode Character
 Database that ships with this Python (unicodedata). ingest/display_name.c
 binary-searches it and adds the five ASCII punctuation characters itself.
@@ -49,7 +49,7 @@ def render(ranges):
                % (version, sys.version_info[0], sys.version_info[1]))
     out.append(" * category is L* (letter), N* (number) or S* (symbol), as sorted,")
     out.append(" * merged, inclusive ranges: %d ranges, %d code points." % (len(ranges), covered))
-    out.append(" * Used by display_name.c for \\p{L}\\p{N}\\p{S} of docs/api.md §1.2 row 9.")
+    out.append(" * Used by display_name.c for \\p{L}\\p{N}\\p{S} of docs/api.md §1.2 row 6.")
     out.append(" */")
     out.append('#include "display_name.h"')
     out.append("")

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ledger.h"
 #include "outcome.h"
 
 #define ARRAY_MAX (64u << 20) /* cap of one array parameter */
@@ -165,24 +166,19 @@ bool deliveries_mark_dead(struct pg_session *db, const char *provider,
 		       5, p, NULL, errstr, sizeof(errstr)) == PG_OK;
 }
 
-int deliveries_prune(struct pg_session *db, int64_t retention_ms, int limit)
+int deliveries_prune(struct pg_session *db, int64_t retention_ms)
 {
-	char errstr[ERR_SIZE], retention[24], lim[16];
-	const char *p[] = { retention, lim };
-	PGresult *res = NULL;
-	int n;
+	char errstr[ERR_SIZE];
+	long long deleted = 0;
+	enum pg_class cls;
 
-	snprintf(retention, sizeof(retention), "%lld", (long long)retention_ms);
-	snprintf(lim, sizeof(lim), "%d", limit);
-	if (pg_session_exec(db,
-			    "DELETE FROM otpflow.sms_deliveries WHERE otp_id IN "
-			    "(SELECT otp_id FROM otpflow.sms_deliveries WHERE "
-			    "updated_at < now() - $1::bigint * interval '1 "
-			    "millisecond' ORDER BY updated_at LIMIT $2::int "
-			    "FOR UPDATE SKIP LOCKED)",
-			    2, p, &res, errstr, sizeof(errstr)) != PG_OK)
+	if (!pg_session_connect(db))
 		return -1;
-	n = (int)strtol(PQcmdTuples(res), NULL, 10);
-	PQclear(res);
-	return n;
+	cls = ledger_prune(db->conn, "otpflow.sms_deliveries", "updated_at",
+			   retention_ms, &deleted, errstr, sizeof(errstr));
+	if (cls != PG_OK) {
+		pg_session_failed(db, cls, "prune", errstr);
+		return -1;
+	}
+	return (int)deleted;
 }

@@ -51,10 +51,10 @@ bool deliveries_mark_dead(struct pg_session *db, const char *provider,
 			  const struct job *j);
 
 /*
- * Deletes up to limit rows last updated more than retention_ms ago, oldest
- * first (rows another sender is deleting are skipped). Returns the rows
- * deleted, or -1 when Postgres failed.
+ * Deletes up to LEDGER_PRUNE_BATCH rows last updated more than
+ * retention_ms ago (common/ledger.c; rows another sender is deleting are
+ * skipped). Returns the rows deleted, or -1 when Postgres failed.
  */
-int deliveries_prune(struct pg_session *db, int64_t retention_ms, int limit);
+int deliveries_prune(struct pg_session *db, int64_t retention_ms);
 
 #endif

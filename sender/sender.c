@@ -20,6 +20,7 @@
 #include "dispatch.h"
 #include "emit.h"
 #include "kafka.h"
+#include "ledger.h"
 #include "log.h"
 #include "outcome.h"
 #include "paths.h"
@@ -31,7 +32,6 @@
 #define PAUSED_WAIT_MS 100 /* longest wait while paused with work */
 #define PRUNE_FIRST_MS 5000 /* the ledger's first pruning after start */
 #define PRUNE_EVERY_MS 60000
-#define PRUNE_BATCH 500 /* rows per statement: short locks */
 
 static const char *const outcome_labels[] = { "sent", "retried",
 					      "dead_lettered", "duplicate",
@@ -292,8 +292,8 @@ static void prune(struct sender *s)
 
 	if (now < s->next_prune || s->draining || !sender_db_usable(s))
 		return;
-	n = deliveries_prune(&s->db, s->retention_ms, PRUNE_BATCH);
-	s->next_prune = n == PRUNE_BATCH ? now : now + PRUNE_EVERY_MS;
+	n = deliveries_prune(&s->db, s->retention_ms);
+	s->next_prune = n == LEDGER_PRUNE_BATCH ? now : now + PRUNE_EVERY_MS;
 	if (n > 0) {
 		char rows[16];
 

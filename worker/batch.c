@@ -21,6 +21,7 @@
 #include "log.h"
 #include "outbox.h"
 #include "phone.h"
+#include "scrub.h"
 
 #define DECODE_BACKOFF_MAX_MS 5000
 
@@ -331,6 +332,7 @@ static bool commit(struct batch *b, struct batch_item *items, size_t n,
 				DEADLETTER_UNSTORABLE, sqlstate, errstr, tries);
 			return true;
 		}
+		scrub_number(errstr, items[0].phone);
 		LOG(LOG_WARN, "data error; retrying the request alone",
 		    "request_id", items[0].request_id, "sqlstate", sqlstate,
 		    "error", errstr);

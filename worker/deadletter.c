@@ -19,7 +19,7 @@
 #include "log.h"
 #include "outbox.h"
 #include "phone.h"
-#include "utf8.h"
+#include "scrub.h"
 
 /* A dead letter larger than this carries the raw value instead of the
  * request (the broker's default limit is about 1 MB). */
@@ -30,34 +30,7 @@ static const char *const reason_names[] = {
 	[DEADLETTER_UNDECODABLE] = "UNDECODABLE",
 };
 
-/* Copies text into out with every occurrence of phone masked. */
-static void mask_phone_in(const char *text, const char *phone, char *out,
-			  size_t size)
-{
-	char masked[PHONE_MAX + 8];
-	size_t plen = phone ? strlen(phone) : 0, len = 0;
-	const char *p = text;
-
-	if (plen < 4) { /* nothing that could be a number */
-		snprintf(out, size, "%s", text);
-		return;
-	}
-	phone_mask(phone, masked, sizeof(masked));
-	out[0] = '\0';
-	while (*p && len + 1 < size) {
-		const char *hit = strstr(p, phone);
-		size_t keep = hit ? (size_t)(hit - p) : strlen(p);
-
-		len += (size_t)snprintf(out + len, size - len, "%.*s",
-					(int)keep, p);
-		if (!hit || len + 1 >= size)
-			break;
-		len += (size_t)snprintf(out + len, size - len, "%s", masked);
-		p = hit + plen;
-	}
-}
-
-/* The record's key as text (a normalised phone number), or "". */
+/* The record's key (the E.164 number) as text, cut to size. */
 static void key_text(const rd_kafka_message_t *rkm, char *out, size_t size)
 {
 	size_t n = rkm->key_len < size - 1 ? rkm->key_len : size - 1;
@@ -92,19 +65,18 @@ static int add_raw(json_t *dl, const rd_kafka_message_t *rkm)
 	return rc ? -1 : 0;
 }
 
-/* d's error as it may be shown: the numbers masked, valid UTF-8. */
+/*
+ * d's error as it may be shown: valid UTF-8, the number scrubbed in any
+ * writing (the E.164 form of the request, or the record's key, which is
+ * that form; a number kept as sent is a writing of it).
+ */
 static void error_text(const struct dead_letter *d, char *out, size_t size)
 {
-	char key[PHONE_MAX + 8], once[DEADLETTER_ERROR_SIZE],
-		twice[DEADLETTER_ERROR_SIZE];
+	char key[PHONE_MAX + 8];
 
 	key_text(d->rkm, key, sizeof(key));
-	mask_phone_in(d->error, key, once, sizeof(once));
-	if (d->item)
-		mask_phone_in(once, d->item->phone, twice, sizeof(twice));
-	else
-		snprintf(twice, sizeof(twice), "%s", once);
-	utf8_copy(out, size, twice, strlen(twice));
+	scrub_text(out, size, d->error, strlen(d->error), NULL,
+		   d->item ? d->item->phone : key);
 }
 
 /* The dead letter as JSON, with the request (with_request) or raw. */

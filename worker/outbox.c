@@ -103,9 +103,7 @@ static bool item_pending(const void *set, size_t i)
 {
 	const struct batch_item *it = (const struct batch_item *)set + i;
 
-	return it->value && !it->delivered &&
-	       (it->outcome == OUTCOME_CREATED ||
-		it->outcome == OUTCOME_REISSUED);
+	return it->value && !it->delivered && store_issues_code(it->outcome);
 }
 
 static rd_kafka_resp_err_t item_produce(struct worker *w, void *set, size_t i)

@@ -1,5 +1,5 @@
 /*
- * libFuzzer target: the request parser/validator of ingest (rows 7-13 of
+ * libFuzzer target: the request parser/validator of ingest (rows 5-13 of
  * docs/api.md §1.2) with a policy that enables every check, and, when a body is
  * accepted, its Avro encoding and decoding.
  */

@@ -14,6 +14,26 @@
 
 #include "ctl_replay.h"
 
+/*
+ * The E.164 form of a dead letter's number (the Kafka key of the request
+ * and what --phone is compared with): the request's phone_e164, its
+ * phone_number normalised (a version 1 request), or the dead letter's key.
+ */
+static const char *e164_of(const json_t *request, const char *key, char *out,
+			   size_t size)
+{
+	const char *e164 =
+		json_string_value(json_object_get(request, "phone_e164"));
+	const char *sent =
+		json_string_value(json_object_get(request, "phone_number"));
+
+	if (e164)
+		return e164;
+	if (sent && phone_normalise(sent, strlen(sent), out, size))
+		return out;
+	return key;
+}
+
 /* Publishes the request again under the derived id; the action done. */
 static const char *resubmit(struct replay *r, const json_t *request,
 			    const char *request_id, const char *phone,
@@ -39,7 +59,8 @@ void replay_signup(struct replay *r, const rd_kafka_message_t *rkm)
 {
 	json_t *dl = NULL, *request;
 	char errstr[256], where[128], tp[IDS_TRACEPARENT_SIZE],
-		key[PHONE_MAX + 8] = "", request_id[IDS_UUID_SIZE];
+		key[PHONE_MAX + 8] = "", request_id[IDS_UUID_SIZE],
+				e164[PHONE_MAX];
 	const char *phone, *original, *action;
 	long long at;
 	int count;
@@ -54,10 +75,7 @@ void replay_signup(struct replay *r, const rd_kafka_message_t *rkm)
 	if (rkm->key && rkm->key_len < sizeof(key))
 		snprintf(key, sizeof(key), "%.*s", (int)rkm->key_len,
 			 (const char *)rkm->key);
-	phone = json_is_object(request) ?
-			json_string_value(
-				json_object_get(request, "phone_number")) :
-			key;
+	phone = e164_of(request, key, e164, sizeof(e164));
 	at = json_integer_value(json_object_get(dl, "dead_lettered_at"));
 	if (!replay_matches(r, at,
 			    json_string_value(json_object_get(dl, "reason")),

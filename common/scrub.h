@@ -6,8 +6,8 @@
  * whatever common writing the provider uses (+14155550123, 14155550123,
  * (415) 555-0123, 415.555.0123, 0044 7700 900123, 07700 900123, %2B1415...).
  */
-#ifndef OTPFLOW_SENDER_SCRUB_H
-#define OTPFLOW_SENDER_SCRUB_H
+#ifndef OTPFLOW_SCRUB_H
+#define OTPFLOW_SCRUB_H
 
 #include <stddef.h>
 
