@@ -27,8 +27,12 @@
 
 #define GROUP "otpflow-sender"
 #define CONSUME_BATCH 1000
-#define CLOSE_TIMEOUT_MS 5000 /* consumer close, producer flush */
-#define DRAIN_EXTRA_MS 10000 /* drain: the provider timeout plus this */
+/* Shutdown stays bounded even with every broker gone: requests at the
+ * provider get their timeout, outcomes DRAIN_EXTRA_MS more to be
+ * delivered (milliseconds with a broker up), then each client close its
+ * own bound. Whatever is left is redelivered after a restart. */
+#define CLOSE_TIMEOUT_MS 3000 /* consumer close, producer flush */
+#define DRAIN_EXTRA_MS 3000   /* drain: the provider timeout plus this */
 #define PAUSED_WAIT_MS 100 /* longest wait while paused with work */
 #define PRUNE_FIRST_MS 5000 /* the ledger's first pruning after start */
 #define PRUNE_EVERY_MS 60000
