@@ -32,7 +32,7 @@
  * delivered (milliseconds with a broker up), then each client close its
  * own bound. Whatever is left is redelivered after a restart. */
 #define CLOSE_TIMEOUT_MS 3000 /* consumer close, producer flush */
-#define DRAIN_EXTRA_MS 3000   /* drain: the provider timeout plus this */
+#define DRAIN_EXTRA_MS 3000 /* drain: the provider timeout plus this */
 #define PAUSED_WAIT_MS 100 /* longest wait while paused with work */
 #define PRUNE_FIRST_MS 5000 /* the ledger's first pruning after start */
 #define PRUNE_EVERY_MS 60000
