@@ -91,6 +91,8 @@ def test_docs_name_only_real_settings_and_commands():
     names = config_names()
     script_vars = {"OTPFLOW_STATE_DIR", "OTPFLOW_CACHE_DIR", "OTPFLOW_PG_PORT",
                    "OTPFLOW_PG_BIN", "OTPFLOW_BUILD_DIR"}
+    # The 3-node test cluster's own settings (scripts/kafka-cluster.sh).
+    cluster_script = (REPO / "scripts" / "kafka-cluster.sh").read_text()
     usage = subprocess.run([str(BUILD / "otpflowctl"), "--help"],
                            capture_output=True, text=True).stdout
     commands = set(re.findall(r"^  ([a-z]+) ", usage, re.M))
@@ -100,6 +102,10 @@ def test_docs_name_only_real_settings_and_commands():
         for var in set(re.findall(r"\b((?:OTPFLOW|AUTH)_[A-Z0-9_]+)", text)):
             if var.startswith(("OTPFLOW_KAFKA_", "OTPFLOW_BROKER_",
                                "OTPFLOW_TEST_")) or var in script_vars:
+                continue
+            if var.startswith("OTPFLOW_CLUSTER_"):
+                assert var in cluster_script, \
+                    f"{doc} names {var}, not read by scripts/kafka-cluster.sh"
                 continue
             assert var in names, f"{doc} names {var}, not a setting"
         for cmd in set(re.findall(r"(?:`|^)otpflowctl ([a-z]+)", text, re.M)):
