@@ -66,8 +66,10 @@ rd_kafka_t *kafka_consumer_new(const struct cfg *cfg, const char *group,
 
 /*
  * Leaves the group, committing stored offsets, then destroys the handle;
- * the whole close is bounded by timeout_ms even when no broker answers
- * (what was not committed is redelivered after a restart).
+ * the whole close is bounded by timeout_ms even when no broker answers:
+ * a handle that could not close in time is left to the process exit (what
+ * was not committed is redelivered after a restart). Call it on the way
+ * out only.
  */
 void kafka_consumer_close(rd_kafka_t *rk, int timeout_ms);
 
