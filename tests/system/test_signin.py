@@ -3,12 +3,18 @@ SIGNIN) and of numbers kept as sent (§1.3), against the real stack: rows
 in Postgres, OtpIssued records on the topic, and Nhost's own verification
 statement run with the code the sealed record carries."""
 
+import collections
 import json
+import os
+import signal
+import time
 
 import requests
 
+import results as results_md
+from conftest import STATE
 from otpflow_test import (nhost_verify, open_code, otp_events, query,
-                          wait_for, wait_processed)
+                          read_topic, wait_for, wait_processed)
 
 SIGNIN = "/signin/passwordless/sms"
 SIGNUP = "/signup/passwordless/sms"
@@ -188,3 +194,82 @@ def test_spellings_of_one_number_share_its_hourly_cap(stack, topics, migrated_db
     wait_for(lambda: len(otp_events(stack, topics)) == 2, 60, "two codes")
     assert {otp["phone_number"] for _, otp in otp_events(stack, topics)} == \
         {"+14155550401"}
+
+
+def records_of(stack, topics):
+    """How many records signup-requests holds per number (its key)."""
+    return collections.Counter(m.key().decode() for m in read_topic(
+        stack.bootstrap, topics["OTPFLOW_TOPIC_SIGNUP_REQUESTS"]))
+
+
+def refused_then_retried(stack, topics, url, route, phone):
+    """Stalls the broker (SIGSTOP) past ingest's accept timeout while phone
+    is requested: 503. Resumes it, retries: 200. True when the refused
+    request was stored after all (the broker read it in time), False when
+    it was not (librdkafka gave up on it first)."""
+    broker = int((STATE / "kafka" / "kafka.pid").read_text())
+    body = json.dumps({"phoneNumber": phone})
+    os.kill(broker, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        resp = requests.post(url + route, data=body, timeout=30, headers={
+            "Content-Type": "application/json"})
+        assert resp.status_code == 503, resp.text
+        assert time.monotonic() - started >= 0.9
+    finally:
+        os.kill(broker, signal.SIGCONT)
+    call(url, route, phone)
+    try:
+        wait_for(lambda: records_of(stack, topics)[phone] == 2, 10,
+                 "the refused request on signup-requests")
+        return True
+    except AssertionError:
+        return False
+
+
+def test_a_503_stored_after_all_then_retried_sends_one_sms(
+        stack, topics, migrated_db, start_ingest, start_worker, sender,
+        fake_provider):
+    """An ambiguous 503 on both routes: the broker stalls past ingest's
+    accept timeout, so the client gets 503 while its record is stored once
+    the broker resumes; the client retries and gets 200. One user, one
+    code, one SMS per number: the sign-up's retry finds the user, the
+    sign-in's falls in the number's cooldown or finds the user its refused
+    copy created (docs/api.md §3). Whether the refused record is stored
+    depends on how soon the resumed broker reads it, so each route tries
+    up to three numbers for one such 503; every number is checked."""
+    url = start_ingest(OTPFLOW_ACCEPT_TIMEOUT_MS=1000)
+    start_worker(migrated_db)
+    sender.start()
+    phones, ambiguous = [], {}
+    for n, route in enumerate((SIGNUP, SIGNIN)):
+        for attempt in range(3):
+            phone = f"+141555503{n}{attempt}"
+            phones.append(phone)
+            if refused_then_retried(stack, topics, url, route, phone):
+                ambiguous[route] = phone
+                break
+    assert set(ambiguous) == {SIGNUP, SIGNIN}, \
+        f"no refused request was stored after all on {ambiguous}"
+    records = records_of(stack, topics)
+    assert set(records) == set(phones)
+    wait_processed(migrated_db, sum(records.values()))
+    assert sorted(r[0] for r in query(
+        migrated_db, "SELECT phone_number FROM auth.users")) == sorted(phones)
+    assert outcomes(migrated_db).count("created") == len(phones)
+    assert set(outcomes(migrated_db)) <= {"created", "existing",
+                                          "signin_throttled"}
+    # The codes reach sms-otp through the outbox, after the commit.
+    sender.wait_sent(len(phones), timeout=60)
+    assert sorted(otp["phone_number"] for _, otp in
+                  otp_events(stack, topics)) == sorted(phones)
+    assert sorted(m["to"] for m in fake_provider.messages()) == \
+        sorted(phones)
+    results_md.record(
+        "R12-retry", "a 503 stored after all (the broker stopped past a 1 s "
+        "accept timeout), retried by the client, on both routes",
+        "test_a_503_stored_after_all_then_retried_sends_one_sms",
+        numbers_tried=len(phones),
+        refused_requests_stored_after_all=len(ambiguous),
+        users=len(phones), codes=len(otp_events(stack, topics)),
+        sms=len(fake_provider.messages()))
