@@ -408,8 +408,13 @@ def test_kill_9_repeatedly_every_code_ends_sent_at_most_one_duplicate_each(
         daemon.proc.wait(10)
     sender.start(**settings)
     ids = {r["otp_id"] for r in records}
-    wait_for(lambda: all(v[0] == "sent" for v in sender.db_rows().values())
-             and set(sender.db_rows()) == ids, 120, "every code sent")
+
+    def every_code_sent():
+        # One snapshot: a first claim can insert a row between two reads.
+        rows = sender.db_rows()
+        return set(rows) == ids and all(v[0] == "sent"
+                                        for v in rows.values())
+    wait_for(every_code_sent, 120, "every code sent")
     sms = fake_provider.messages()
     assert {m["to"] for m in sms} == {r["phone_number"] for r in records}
     assert len(sms) - n <= kills
