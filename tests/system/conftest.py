@@ -207,13 +207,7 @@ def start_ingest(stack, topics, tmp_path):
         started.append(daemon)
         url = f"http://127.0.0.1:{port}"
 
-        def healthy():
-            assert daemon.proc.poll() is None, daemon.output()
-            try:
-                return requests.get(url + "/healthz", timeout=1).ok
-            except requests.ConnectionError:
-                return False
-        wait_for(healthy, 20, "ingest /healthz")
+        daemon.wait_healthy(url)
         start.daemon = daemon
         return url
 
@@ -399,13 +393,7 @@ class SenderHarness:
                         self.tmp_path / f"sender-{len(self.daemons)}.log")
         self.daemons.append(daemon)
 
-        def healthy():
-            assert daemon.proc.poll() is None, daemon.output()
-            try:
-                return requests.get(self.admin + "/healthz", timeout=1).ok
-            except requests.ConnectionError:
-                return False
-        wait_for(healthy, 20, "sender /healthz")
+        daemon.wait_healthy(self.admin)
         return daemon
 
     def stop_all(self):

@@ -86,6 +86,19 @@ class Daemon:
             self.log.flush()
         return pathlib.Path(self.log_path).read_text(errors="replace")
 
+    def wait_healthy(self, base_url, timeout=20):
+        """Waits (bounded) until GET base_url/healthz answers 2xx; fails at
+        once if the daemon exits meanwhile."""
+        import requests
+
+        def healthy():
+            assert self.proc.poll() is None, self.output()
+            try:
+                return requests.get(base_url + "/healthz", timeout=1).ok
+            except requests.ConnectionError:
+                return False
+        wait_for(healthy, timeout, f"{self.exe} {base_url}/healthz")
+
     def stop(self, timeout=30):
         """SIGTERM, then the exit status (SIGKILL if it does not exit)."""
         import signal

@@ -102,13 +102,7 @@ class CompatStack:
                             OTPFLOW_LISTEN=f"127.0.0.1:{port}", **settings)
         url = f"http://127.0.0.1:{port}"
 
-        def healthy():
-            assert daemon.proc.poll() is None, daemon.output()
-            try:
-                return requests.get(url + "/healthz", timeout=1).ok
-            except requests.ConnectionError:
-                return False
-        wait_for(healthy, 20, "ingest /healthz")
+        daemon.wait_healthy(url)
         return url + PREFIX
 
     def sms_to(self, number, count):
